@@ -1,0 +1,118 @@
+"""Decoding one image file to an RGB array of a fixed size, refusing bad files one by one."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+__all__ = ["BadImageError", "decode", "open_rgb", "load_resized", "MAX_PIXELS"]
+
+# Pillow's own default bomb limit; we enforce it per file instead of process-wide.
+MAX_PIXELS = 178_956_970
+
+
+class BadImageError(OSError):
+    """A file that carries an image extension but cannot be used as an image."""
+
+    def __init__(self, path: Path | str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Any Pillow mode to 8-bit RGB; transparency is composited on white."""
+    if im.mode == "RGB":
+        return im
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(im, dtype=np.float32)
+        hi = 65535.0 if im.mode.startswith("I") and arr.max(initial=0) > 255 else 255.0
+        if im.mode == "F" and arr.max(initial=0) <= 1.0:
+            hi = 1.0
+        arr = np.clip(arr * (255.0 / hi), 0, 255).astype(np.uint8)
+        return Image.fromarray(arr, "L").convert("RGB")
+    has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        im.mode in ("P", "L", "RGB") and "transparency" in im.info
+    )
+    if has_alpha:
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def open_rgb(path: str | Path) -> Image.Image:
+    """Open, fully decode and orient an image as RGB; raise BadImageError naming the file."""
+    return decode(path)[0]
+
+
+def decode(
+    path: str | Path, draft_size: int | None = None, max_pixels: int = MAX_PIXELS
+) -> tuple[Image.Image, tuple[int, int]]:
+    """Decode and orient an image as RGB; return it with its original (height, width).
+
+    Raises BadImageError naming the file for anything unusable, bombs included.
+
+    `draft_size` lets JPEG decode at a reduced scale (DCT scaling) when the result will be
+    resized to at least that many pixels on its short side anyway: much faster for big photos.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+            w, h = im.size
+            if w * h > max_pixels:
+                raise BadImageError(path, f"{w}x{h} pixels is over the limit of {max_pixels} (decompression bomb?)")
+            im.seek(0)  # first frame of animations
+            if draft_size and im.format == "JPEG":
+                scale = min(w, h) / draft_size
+                if scale >= 2:
+                    im.draft("RGB", (int(w / scale), int(h / scale)))
+            swapped = _exif_swaps_axes(im)
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            return _to_rgb(im), ((w, h) if swapped else (h, w))
+    except BadImageError:
+        raise
+    except Image.DecompressionBombError as e:
+        raise BadImageError(path, f"decompression bomb refused ({e})") from None
+    except (OSError, ValueError, SyntaxError, EOFError, Image.UnidentifiedImageError) as e:
+        if path.stat().st_size == 0:
+            reason = "empty file (0 bytes)"
+        elif isinstance(e, Image.UnidentifiedImageError):
+            reason = "not an image (cannot identify the format; an HTML page or another file saved with an image extension?)"
+        else:
+            reason = f"corrupt or truncated image ({e})"
+        raise BadImageError(path, reason) from None
+
+
+def load_resized(path: str | Path, size: int, method: str = "crop") -> tuple[np.ndarray, tuple[int, int]]:
+    """Decode `path` and return a (size, size, 3) uint8 array plus the original (height, width).
+
+    `method="crop"` resizes the short side to `size` and keeps the centre (no distortion);
+    `method="squish"` resizes the whole image to a square (keeps everything, changes the aspect).
+    """
+    im, original_hw = decode(path, draft_size=size)
+    w, h = im.size
+    if method == "squish":
+        out = im.resize((size, size), Image.BILINEAR, reducing_gap=2.0)
+    elif method == "crop":
+        s = size / min(w, h)
+        nw, nh = max(size, round(w * s)), max(size, round(h * s))
+        left, top = (nw - size) // 2, (nh - size) // 2
+        # Resize only the central box: cheaper than resizing everything and cropping after.
+        box = (left / s, top / s, (left + size) / s, (top + size) / s)
+        out = im.resize((size, size), Image.BILINEAR, box=box, reducing_gap=2.0)
+    else:
+        raise ValueError(f"resize method must be 'crop' or 'squish', got {method!r}")
+    return np.asarray(out, dtype=np.uint8), original_hw
+
+
+def _exif_swaps_axes(im: Image.Image) -> bool:
+    try:
+        return im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    except Exception:
+        return False

