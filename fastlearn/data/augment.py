@@ -2,8 +2,12 @@
 
 Every geometric transform contributes one 3x3 matrix per image; the matrices are multiplied
 and applied in a single `grid_sample` per batch (reflection padding), so flips, turns,
-rotation, zoom and translation cost one resampling. Lighting then works on the result.
-Matrices map output coordinates to input coordinates in [-1, 1] (`affine_grid`'s convention).
+rotation, zoom and translation cost one resampling. Matrices map output coordinates to input
+coordinates in [-1, 1] (`affine_grid`'s convention).
+
+Pixel-value transforms come in two kinds: `affine(n, g)` gives a per-image scale and shift
+(brightness and contrast are that), which the loader fuses with normalisation into one
+in-place multiply-add; `pixels(x, g)` is any other function of the batch.
 
     augment = BatchAugment.preset("side_on", max_zoom=1.1)
     x = augment(x_uint8_nchw_as_float01, out_size=224)
@@ -19,7 +23,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "Flip", "Dihedral", "Rotate", "Zoom", "Lighting",
-    "BatchAugment", "PRESETS", "resize_batch",
+    "BatchAugment", "PRESETS", "resize_batch", "affine_grid",
 ]
 
 
@@ -102,39 +106,53 @@ class Lighting:
     max_lighting: float = 0.2
     p: float = 0.75
 
-    def pixels(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        n, d = x.shape[0], self.max_lighting
+    def affine(self, n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-image (scale, shift) for values in [0, 1]: contrast around 0.5, then brightness."""
+        d = self.max_lighting
         on = _apply_mask(n, self.p, g)
         brightness = torch.where(on, _uniform(n, -d, d, g), torch.zeros(n))
-        log_c = torch.where(on, _uniform(n, math.log(1 - d), -math.log(1 - d), g), torch.zeros(n))
-        shape = (n, 1, 1, 1)
-        b = brightness.to(x.device, x.dtype).view(shape)
-        c = log_c.exp().to(x.device, x.dtype).view(shape)
-        return ((x - 0.5) * c + 0.5 + b).clamp_(0, 1)
+        contrast = torch.where(on, _uniform(n, math.log(1 - d), -math.log(1 - d), g), torch.zeros(n)).exp()
+        return contrast, 0.5 - 0.5 * contrast + brightness
+
+
+def affine_grid(theta: torch.Tensor, size: int) -> torch.Tensor:
+    """`F.affine_grid(theta, (n, c, size, size), align_corners=False)` by broadcasting (2x faster on CPU)."""
+    lin = (torch.arange(size, dtype=theta.dtype, device=theta.device) * 2 + 1) / size - 1
+    a, b, c = (theta[:, :, k].reshape(-1, 2, 1, 1) for k in range(3))
+    return (a * lin.view(1, 1, 1, -1) + b * lin.view(1, 1, -1, 1) + c).permute(0, 2, 3, 1)
 
 
 def resize_batch(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Deterministic resize of square images to `size` (the validation transform)."""
+    """Deterministic antialiased resize of square images to `size` (the validation transform).
+
+    uint8 input stays uint8 on the CPU, where PyTorch has a fast path for it.
+    """
     if x.shape[-1] == size and x.shape[-2] == size:
         return x
+    if x.dtype == torch.uint8 and x.device.type != "cpu":
+        x = x.float()
     return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
 class BatchAugment:
     """Applies a list of transforms to a float batch (N, C, H, W) in [0, 1].
 
-    Geometric transforms (those with `matrices`) are fused into one warp; pixel transforms
-    (those with `pixels`) run after it, in order. An empty list just resizes.
+    Geometric transforms (those with `matrices`) are fused into one warp; value transforms
+    (`affine`) are composed into one scale and shift, then clipped to [0, 1]; other pixel
+    transforms (`pixels`) run last, in order. An empty list just resizes.
     """
 
     def __init__(self, transforms: Sequence = ()):
         self.transforms = list(transforms)
         for t in self.transforms:
-            if not (hasattr(t, "matrices") or hasattr(t, "pixels")):
+            if not any(hasattr(t, m) for m in ("matrices", "affine", "pixels")):
                 raise TypeError(
-                    f"augmentation {t!r} has neither matrices(n, generator) nor pixels(x, generator); "
-                    "use Flip, Dihedral, Rotate, Zoom, Lighting or an object with one of those methods."
+                    f"augmentation {t!r} has neither matrices(n, generator), affine(n, generator) nor "
+                    "pixels(x, generator); use Flip, Dihedral, Rotate, Zoom, Lighting or an object with one of those."
                 )
+        self.geometric = [t for t in self.transforms if hasattr(t, "matrices")]
+        self.value_affine = [t for t in self.transforms if hasattr(t, "affine")]
+        self.pixel_fns = [t for t in self.transforms if hasattr(t, "pixels") and not hasattr(t, "affine")]
 
     @classmethod
     def preset(cls, name: str | Sequence | None, max_zoom: float = 1.1) -> "BatchAugment":
@@ -150,22 +168,35 @@ class BatchAugment:
     def __repr__(self) -> str:
         return f"BatchAugment({self.transforms!r})"
 
+    def warp(self, x: torch.Tensor, size: int, g: torch.Generator) -> torch.Tensor:
+        """The geometric transforms as one resampling to `size` (any value range)."""
+        if not self.geometric:
+            return resize_batch(x, size)
+        n = x.shape[0]
+        m = _eye(n)
+        for t in self.geometric:
+            m = m @ t.matrices(n, g)
+        grid = affine_grid(m[:, :2, :].to(x.device, x.dtype), size)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+    def value_scale_shift(self, n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The composed per-image (scale, shift) of the value transforms, or None if there are none."""
+        if not self.value_affine:
+            return None
+        scale, shift = torch.ones(n), torch.zeros(n)
+        for t in self.value_affine:
+            s, b = t.affine(n, g)
+            scale, shift = scale * s, shift * s + b
+        return scale, shift
+
     def __call__(self, x: torch.Tensor, size: int, generator: torch.Generator | None = None) -> torch.Tensor:
         g = generator if generator is not None else torch.default_generator
-        n = x.shape[0]
-        geometric = [t for t in self.transforms if hasattr(t, "matrices")]
-        if geometric:
-            m = _eye(n)
-            for t in geometric:
-                m = m @ t.matrices(n, g)
-            theta = m[:, :2, :].to(x.device, x.dtype)
-            grid = F.affine_grid(theta, [n, x.shape[1], size, size], align_corners=False)
-            x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-        else:
-            x = resize_batch(x, size)
-        for t in self.transforms:
-            if hasattr(t, "pixels"):
-                x = t.pixels(x, g)
+        x = self.warp(x, size, g)
+        if (ss := self.value_scale_shift(x.shape[0], g)) is not None:
+            shape = (-1, 1, 1, 1)
+            x = (x * ss[0].to(x).view(shape) + ss[1].to(x).view(shape)).clamp_(0, 1)
+        for t in self.pixel_fns:
+            x = t.pixels(x, g)
         return x
 
 

@@ -65,7 +65,7 @@ def decode(
             im = Image.open(path)
             w, h = im.size
             if w * h > max_pixels:
-                raise BadImageError(path, f"{w}x{h} pixels is over the limit of {max_pixels} (decompression bomb?)")
+                raise BadImageError(path, f"{w}x{h} pixels is over the limit of {max_pixels}: decompression bomb refused")
             im.seek(0)  # first frame of animations
             if draft_size and im.format == "JPEG":
                 scale = min(w, h) / draft_size

