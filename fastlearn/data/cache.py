@@ -55,6 +55,7 @@ class ImageCache:
     could not be decoded to the reason.
     """
 
+    key: str
     paths: list[Path]
     size: int
     method: str
@@ -83,14 +84,14 @@ class ImageCache:
                 meta = json.loads(meta_path.read_text())
                 pixels = np.load(arr_path, mmap_mode="r")
                 if pixels.shape == (len(paths), size, size, 3):
-                    return cls(paths, size, method, pixels, np.asarray(meta["shapes"], dtype=np.int64).reshape(-1, 2),
+                    return cls(key, paths, size, method, pixels, np.asarray(meta["shapes"], dtype=np.int64).reshape(-1, 2),
                                {int(k): v for k, v in meta["bad"].items()}, built=False)
             except (ValueError, KeyError, OSError):
                 pass  # unreadable cache (e.g. killed mid-write on an old version): rebuild below
-        return cls._build(paths, size, method, arr_path, meta_path, progress)
+        return cls._build(key, paths, size, method, arr_path, meta_path, progress)
 
     @classmethod
-    def _build(cls, paths, size, method, arr_path: Path, meta_path: Path, progress: bool) -> "ImageCache":
+    def _build(cls, key, paths, size, method, arr_path: Path, meta_path: Path, progress: bool) -> "ImageCache":
         tmp_arr = arr_path.with_name(f".{arr_path.stem}.{os.getpid()}.tmp.npy")
         pixels = np.lib.format.open_memmap(tmp_arr, mode="w+", dtype=np.uint8, shape=(len(paths), size, size, 3))
         shapes = np.zeros((len(paths), 2), dtype=np.int64)
@@ -126,4 +127,4 @@ class ImageCache:
             if bar is not None:
                 bar.close()
             tmp_arr.unlink(missing_ok=True)
-        return cls(paths, size, method, np.load(arr_path, mmap_mode="r"), shapes, bad, built=True)
+        return cls(key, paths, size, method, np.load(arr_path, mmap_mode="r"), shapes, bad, built=True)

@@ -58,6 +58,7 @@ class ImageData:
         stats: tuple[Sequence[float], Sequence[float]] = IMAGENET_STATS,
         seed: int = 42,
         progress: bool = True,
+        path: str | Path | None = None,
         _cache: ImageCache | None = None,
         _train_idx: np.ndarray | None = None,
     ):
@@ -66,6 +67,7 @@ class ImageData:
         if size < 8:
             raise ValueError(f"size must be at least 8 pixels, got {size}")
         self.labelled, self.test_items = labelled, test or Items([], [])
+        self.path = Path(path) if path is not None else None
         self.multi_label, self.size, self.bs, self.seed = multi_label, int(size), int(bs), seed
         self.augment_spec, self.max_zoom, self.on_bad = augment, max_zoom, on_bad
         self.resize_method, self.cache_dir, self.progress = resize_method, cache_dir, progress
@@ -146,7 +148,7 @@ class ImageData:
             valid_idx = random_split(len(labelled), 0.2 if valid_pct is None else valid_pct, seed)
         test_items = Items(list_images(path / test), []) if test else None
         data = cls(labelled, valid_idx, test_items, size=size, bs=bs, augment=augment,
-                   max_zoom=max_zoom, seed=seed, **kwargs)
+                   max_zoom=max_zoom, seed=seed, path=path, **kwargs)
         return data.sample(sample) if sample else data
 
     @classmethod
@@ -176,7 +178,7 @@ class ImageData:
         labelled = items_from_df(df, path / folder, fn_col, label_col, suffix, multi_label, label_delim, source)
         valid_idx = random_split(len(labelled), valid_pct, seed) if valid_idxs is None else np.asarray(valid_idxs)
         test_items = Items(list_images(path / test), []) if test else None
-        return cls(labelled, valid_idx, test_items, multi_label=multi_label, seed=seed, **kwargs)
+        return cls(labelled, valid_idx, test_items, multi_label=multi_label, seed=seed, path=path, **kwargs)
 
     @classmethod
     def from_csv(cls, path: str | Path, csv: str | Path, folder: str = "train", **kwargs) -> "ImageData":
@@ -273,12 +275,20 @@ class ImageData:
         self._dls.clear()
         return self
 
+    def fingerprint(self) -> str:
+        """A key that changes with the images, the splits, the size or the normalisation."""
+        import hashlib
+        h = hashlib.sha256(f"{self.cache.key}|{self.size}|{self.stats}".encode())
+        for idx in (self.train_idx, self.valid_idx, self.test_idx):
+            h.update(np.ascontiguousarray(idx).tobytes() + b"|")
+        return h.hexdigest()[:24]
+
     # ----- variants -------------------------------------------------------------------------
     def _options(self) -> dict:
         return dict(multi_label=self.multi_label, size=self.size, bs=self.bs, augment=self.augment_spec,
                     max_zoom=self.max_zoom, on_bad=self.on_bad, resize_method=self.resize_method,
                     cache_dir=self.cache_dir, device=self.device, stats=self.stats, seed=self.seed,
-                    progress=self.progress)
+                    progress=self.progress, path=self.path)
 
     def resize(self, size: int, bs: int | None = None) -> "ImageData":
         """The same images and splits at another size (progressive resizing); builds that size's cache once."""

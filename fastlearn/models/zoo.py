@@ -8,8 +8,8 @@ internet); timm's own download. `pretrained=False` starts from random weights.
 """
 from __future__ import annotations
 
-import fnmatch
-import hashlib
+import os
+import socket
 from pathlib import Path
 from typing import Callable
 
@@ -18,6 +18,7 @@ from torch import nn
 
 from fastlearn.data.image_data import IMAGENET_STATS
 from fastlearn.models.classifier import Classifier
+from fastlearn.utils.hashing import state_hash
 from fastlearn.models.weights import (
     OFFLINE_ARCHS, WeightsUnavailableError, load_positional, packaged_weights_file, read_state_dict,
 )
@@ -40,12 +41,28 @@ def _offline_hint() -> str:
             "Or pass weights='path/to/file.safetensors' (or a .pth state_dict), or pretrained=False.")
 
 
-def _state_hash(module: nn.Module) -> str:
-    h = hashlib.sha256()
-    for name, t in module.state_dict().items():
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Can the Hugging Face hub be reached? (Saves a minute of retries when offline.)"""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _hub_cached_file(arch: str) -> Path | None:
+    """Weights for `arch` already in the local Hugging Face cache, if any."""
+    import timm
+    from huggingface_hub import try_to_load_from_cache
+    cfg = timm.models.get_pretrained_cfg(arch)
+    hub_id = cfg.hf_hub_id if cfg is not None else None
+    for filename in ("model.safetensors", "pytorch_model.bin"):
+        found = try_to_load_from_cache(hub_id, filename) if hub_id else None
+        if isinstance(found, str):
+            return Path(found)
+    return None
 
 
 def _timm_body(arch: str, pretrained: bool, weights: str | Path | None) -> tuple[nn.Module, dict]:
@@ -62,9 +79,17 @@ def _timm_body(arch: str, pretrained: bool, weights: str | Path | None) -> tuple
         full.reset_classifier(0, "")
         body, source = full, f"package:{packaged.name}"
     elif pretrained and weights is None:
+        overlay = {}
+        if not _hub_reachable():
+            cached = _hub_cached_file(arch)
+            if cached is None:
+                raise WeightsUnavailableError(
+                    f"no internet connection to download pretrained weights for {arch!r}, and none are cached. "
+                    + _offline_hint())
+            overlay = {"pretrained_cfg_overlay": {"file": str(cached)}}
         try:
-            body = timm.create_model(arch, pretrained=True, num_classes=0, global_pool="")
-        except Exception as e:  # offline, hub refused, no weights for this name ...
+            body = timm.create_model(arch, pretrained=True, num_classes=0, global_pool="", **overlay)
+        except Exception as e:  # hub refused, no weights for this name ...
             raise WeightsUnavailableError(
                 f"could not download pretrained weights for {arch!r} ({type(e).__name__}: {str(e)[:200]}). "
                 + _offline_hint()) from None
@@ -130,7 +155,7 @@ def create_body(arch: str | Callable = DEFAULT_ARCH, pretrained: bool = True,
                     f"{weights} does not fit {meta['arch']}: {len(missing)} tensors missing "
                     f"(first: {missing[:3]}); {e}") from None
         meta["weights"] = f"file:{Path(weights).name}"
-    meta["weights_hash"] = _state_hash(body)
+    meta["weights_hash"] = state_hash(body)
     return body, _n_features(body), meta
 
 

@@ -1,0 +1,399 @@
+"""The Learner: a model, data, an optimizer and the training loop with the course's techniques.
+
+The loop (`_fit`) reads top to bottom: for each epoch, for each batch, set the scheduled
+rates, step, tell the callbacks; then validate and tell them again. Everything else
+(progress, recording, checkpoints) is a callback. Nothing here assumes images: `data` needs
+`train_dl`, `valid_dl` and `loader(split, augment=, shuffle=, bs=)`, and `c`/`multi_label`.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+import warnings
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from fastlearn.train import schedules
+from fastlearn.train.callbacks import Callback, ProgressTable, StopOnNaN
+from fastlearn.train.lr_finder import LRFind, should_stop, smooth_losses
+from fastlearn.train.metrics import accuracy
+from fastlearn.train.precompute import TensorLoader, precomputed_activations
+from fastlearn.train.recorder import Recorder
+from fastlearn.train.serialization import load_optimizer, load_state, save_optimizer, save_state
+
+__all__ = ["Learner", "PrecomputeWarning"]
+
+LRs = float | Sequence[float] | slice
+
+
+class PrecomputeWarning(UserWarning):
+    """Training on precomputed activations: data augmentation has no effect."""
+
+
+def _is_norm_or_bias(name: str, p: nn.Parameter) -> bool:
+    return p.ndim <= 1  # biases and normalisation weights: no weight decay
+
+
+class Learner:
+    """Trains `model` on `data`.
+
+    `model` must have `layer_groups` (lists of parameters, early first) and `freeze_to(n)`;
+    `Learner.pretrained(arch, data)` builds one from a pretrained network. Defaults: AdamW
+    (`opt="sgd"` for SGD with momentum 0.9), weight decay 0.01 (not on biases and norms),
+    cross-entropy (binary cross-entropy for multi-label data), accuracy as the metric, and on
+    a GPU bf16 autocast and channels_last memory.
+    """
+
+    def __init__(self, model: nn.Module, data, loss_fn: Callable | None = None,
+                 metrics: Sequence[Callable] | None = None, opt: str = "adamw", wd: float = 0.01,
+                 model_dir: str | Path | None = None, callbacks: Sequence[Callback] = (),
+                 mixed_precision: str | bool = "auto", channels_last: str | bool = "auto", progress: bool = True):
+        if opt not in ("adamw", "sgd"):
+            raise ValueError(f"opt must be 'adamw' or 'sgd', got {opt!r}")
+        self.data = data
+        self.device = getattr(data, "device", torch.device("cpu"))
+        self.model = model.to(self.device)
+        self.multi_label = bool(getattr(data, "multi_label", False))
+        self.loss_fn = loss_fn or (nn.BCEWithLogitsLoss() if self.multi_label else nn.CrossEntropyLoss())
+        self.metrics = list(metrics) if metrics is not None else ([] if self.multi_label else [accuracy])
+        self.opt_name, self.wd = opt, wd
+        data_path = getattr(data, "path", None)
+        self.model_dir = Path(model_dir) if model_dir else (Path(data_path) / "models" if data_path else Path("models"))
+        self.recorder = Recorder()
+        self.callbacks: list[Callback] = [self.recorder, StopOnNaN(), ProgressTable(bar=progress), *callbacks]
+        cuda = self.device.type == "cuda"
+        self.amp_dtype = torch.bfloat16 if (mixed_precision is True or (mixed_precision == "auto" and cuda
+                                                                       and torch.cuda.is_bf16_supported())) else None
+        self.channels_last = channels_last is True or (channels_last == "auto" and cuda)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.opt: torch.optim.Optimizer | None = None
+        self.epoch = 0
+        self.stop_training = False
+        self.lr_finder: LRFind | None = None
+        self._precompute = False
+        self._activations: dict | None = None
+        self._warned_precompute = False
+        self._sched: schedules.Schedule | None = None
+
+    @classmethod
+    def pretrained(cls, arch: str | Callable = "tf_efficientnet_lite0", data=None, pretrained: bool = True,
+                   weights: str | Path | None = None, precompute: bool = False, n_groups: int = 3,
+                   ps: tuple[float, float] = (0.25, 0.5), seed: int | None = None, **kwargs) -> "Learner":
+        """Fine-tune a pretrained network: its body (frozen) plus a new head for `data.c` classes.
+
+        `arch`: a timm name or a torchvision model function. Weights: `weights=PATH`, else the
+        packaged ImageNet weights for tf_efficientnet_lite0/1/2, else timm's download;
+        `pretrained=False` for random weights. The data is normalised with the model's statistics.
+        """
+        from fastlearn.models.zoo import create_classifier
+        if data is None:
+            raise ValueError("Learner.pretrained(arch, data): pass the data to train on")
+        if seed is not None:
+            torch.manual_seed(seed)
+        model = create_classifier(arch, data.c, pretrained, weights, n_groups, ps)
+        model.meta.update(classes=list(data.classes), multi_label=bool(getattr(data, "multi_label", False)),
+                          size=getattr(data, "size", None))
+        if hasattr(data, "set_stats"):
+            data.set_stats(model.meta["mean"], model.meta["std"])
+        learn = cls(model, data, **kwargs)
+        learn.precompute = precompute
+        return learn
+
+    # ----- freezing and precompute ----------------------------------------------------------------
+    @property
+    def n_groups(self) -> int:
+        return len(self.model.layer_groups)
+
+    def freeze_to(self, n: int) -> None:
+        """Train only layer groups n and later; a partly unfrozen body turns precompute off."""
+        self.model.freeze_to(n)
+        if self._precompute and not self.model.body_frozen():
+            self.precompute = False
+
+    def freeze(self) -> None:
+        """Train the head only."""
+        self.freeze_to(-1)
+
+    def unfreeze(self) -> None:
+        """Train every layer group (and stop using precomputed activations)."""
+        self.freeze_to(0)
+
+    @property
+    def precompute(self) -> bool:
+        """Train the head on cached activations of the frozen body (fast, no augmentation)."""
+        return self._precompute
+
+    @precompute.setter
+    def precompute(self, value: bool) -> None:
+        if value and not (hasattr(self.model, "features") and self.model.body_frozen()):
+            raise ValueError("precompute needs a frozen pretrained body: call learn.freeze() first")
+        self._precompute = bool(value)
+        self._warned_precompute = False
+
+    def _loaders(self):
+        """(train loader, valid loader, module to train) for the current mode."""
+        if not self._precompute:
+            return self.data.train_dl, self.data.valid_dl, self.model
+        if self._activations is None:
+            self._activations, _ = precomputed_activations(self.model, self.data, getattr(self.data, "cache_dir", None))
+        a = {k: v.to(self.device) for k, v in self._activations.items()}
+        seed = getattr(self.data, "seed", 42) + self.epoch
+        bs = self.data.bs
+        return (TensorLoader(a["train_x"], a["train_y"], bs, shuffle=True, drop_last=True, seed=seed),
+                TensorLoader(a["valid_x"], a["valid_y"], bs), self.model.head.fc)
+
+    @property
+    def iters_per_epoch(self) -> int:
+        return len(self._loaders()[0]) if self._precompute else len(self.data.train_dl)
+
+    def set_data(self, data) -> None:
+        """Train on other data from now on (e.g. `data.resize(128)` for progressive resizing), weights kept."""
+        if getattr(data, "c", None) != getattr(self.data, "c", None):
+            raise ValueError(f"the new data has {getattr(data, 'c', '?')} classes, the model {self.data.c}")
+        if hasattr(data, "set_stats") and "mean" in getattr(self.model, "meta", {}):
+            data.set_stats(self.model.meta["mean"], self.model.meta["std"])
+        self.data = data
+        self._activations = None
+        if hasattr(self.model, "meta"):
+            self.model.meta["size"] = getattr(data, "size", None)
+
+    # ----- optimizer and rates ---------------------------------------------------------------------
+    def _optimizer(self) -> torch.optim.Optimizer:
+        if self.opt is None:
+            names = {id(p): n for n, p in self.model.named_parameters()}
+            groups, self._opt_layer = [], []
+            for g, params in enumerate(self.model.layer_groups):
+                decay = [p for p in params if not _is_norm_or_bias(names[id(p)], p)]
+                no_decay = [p for p in params if _is_norm_or_bias(names[id(p)], p)]
+                for ps, wd in ((decay, self.wd), (no_decay, 0.0)):
+                    if ps:
+                        groups.append({"params": ps, "weight_decay": wd, "lr": 1e-3})
+                        self._opt_layer.append(g)
+            if self.opt_name == "adamw":
+                self.opt = torch.optim.AdamW(groups, betas=(0.9, 0.99), eps=1e-5)
+            else:
+                self.opt = torch.optim.SGD(groups, momentum=0.9, nesterov=False)
+        return self.opt
+
+    def group_lrs(self, lrs: LRs) -> list[float]:
+        """One rate per layer group from a float, a list, or slice(lo, hi) (geometric from lo to hi)."""
+        n = self.n_groups
+        if isinstance(lrs, slice):
+            hi = lrs.stop
+            if lrs.start is None:
+                return [hi / 10] * (n - 1) + [hi]
+            return list(np.geomspace(lrs.start, hi, n))
+        if np.ndim(lrs) == 0:
+            return [float(lrs)] * n
+        lrs = [float(x) for x in lrs]
+        if len(lrs) != n:
+            raise ValueError(f"{len(lrs)} learning rates for {n} layer groups; give one, or one per group")
+        return lrs
+
+    def _set_hparams(self, it: int) -> None:
+        sched, opt = self._sched, self.opt
+        i = min(it, len(sched) - 1)
+        for group, g in zip(opt.param_groups, self._opt_layer):
+            group["lr"] = self._base_lrs[g] * float(sched.lr[i])
+            if sched.mom is not None:
+                if "betas" in group:
+                    group["betas"] = (float(sched.mom[i]), group["betas"][1])
+                else:
+                    group["momentum"] = float(sched.mom[i])
+
+    def current_lrs(self) -> list[float]:
+        """The rate each layer group is training at now."""
+        rates = {}
+        for group, g in zip(self.opt.param_groups, self._opt_layer):
+            rates.setdefault(g, group["lr"])
+        return [rates[g] for g in sorted(rates)]
+
+    def current_momentum(self) -> float | None:
+        group = self.opt.param_groups[0]
+        return group["betas"][0] if "betas" in group else group.get("momentum")
+
+    # ----- the loop -------------------------------------------------------------------------------------
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.ndim == 4 else x
+
+    def _fit(self, sched: schedules.Schedule, lrs: LRs, callbacks: Sequence[Callback] = ()) -> "Learner":
+        if self._precompute and not self._warned_precompute and getattr(getattr(self.data, "augment", None), "transforms", None):
+            warnings.warn(PrecomputeWarning(
+                "precompute is on: the head trains on fixed activations of unaugmented images, so data "
+                "augmentation does nothing. Set learn.precompute = False to train on augmented images."), stacklevel=3)
+            self._warned_precompute = True
+        train_dl, valid_dl, module = self._loaders()
+        opt = self._optimizer()
+        self._sched, self._base_lrs = sched, self.group_lrs(lrs)
+        cbs = self.callbacks + list(callbacks)
+        self.stop_training = False
+        it = 0
+        for cb in cbs:
+            cb.fit_begin(self)
+        try:
+            for _ in range(sched.epochs):
+                t0 = time.perf_counter()
+                module.train()
+                for cb in cbs:
+                    cb.epoch_begin(self, self.epoch)
+                losses = []
+                for xb, yb in train_dl:
+                    self._set_hparams(it)
+                    with self._autocast():
+                        loss = self.loss_fn(module(self._prepare(xb)), yb)
+                    loss.backward()
+                    opt.step()
+                    opt.zero_grad(set_to_none=True)
+                    it += 1
+                    losses.append(loss.item())
+                    for cb in cbs:
+                        cb.batch_end(self, losses[-1])
+                    if self.stop_training:
+                        break
+                row = {"epoch": self.epoch, "train_loss": float(np.mean(losses)) if losses else float("nan")}
+                row.update(self._evaluate(module, valid_dl))
+                row["time"] = time.perf_counter() - t0
+                for cb in cbs:
+                    cb.epoch_end(self, self.epoch, row)
+                self.epoch += 1
+                if self.stop_training:
+                    break
+        finally:
+            for cb in cbs:
+                cb.fit_end(self)
+        return self
+
+    @torch.no_grad()
+    def _outputs(self, module: nn.Module, loader) -> tuple[torch.Tensor, torch.Tensor]:
+        was = module.training
+        module.eval()
+        outs, ys = [], []
+        try:
+            for xb, yb in loader:
+                with self._autocast():
+                    outs.append(module(self._prepare(xb)).float().cpu())
+                ys.append(yb.cpu())
+        finally:
+            module.train(was)
+        return torch.cat(outs), torch.cat(ys)
+
+    def _evaluate(self, module: nn.Module, loader) -> dict:
+        logits, targets = self._outputs(module, loader)
+        row = {"valid_loss": self.loss_fn(logits, targets).item()}
+        for m in self.metrics:
+            row[getattr(m, "__name__", type(m).__name__)] = float(m(logits, targets))
+        return row
+
+    def validate(self) -> dict:
+        """Validation loss and metrics of the model as it is now."""
+        _, valid_dl, module = self._loaders()
+        return self._evaluate(module, valid_dl)
+
+    def get_preds(self, split: str = "valid") -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw model outputs (logits) and targets for every item of `split`, in order, unaugmented."""
+        return self._outputs(self.model, self.data.loader(split, augment=False, shuffle=False))
+
+    # ----- the verbs ------------------------------------------------------------------------------------
+    def fit(self, lrs: LRs, n_cycle: int = 1, cycle_len: int | None = None, cycle_mult: int = 1,
+            callbacks: Sequence[Callback] = ()) -> "Learner":
+        """Train as the course does. Without `cycle_len`: `n_cycle` epochs at constant rates.
+        With it: SGDR, `n_cycle` cosine cycles, the first `cycle_len` epochs long, each next one
+        `cycle_mult` times longer, restarting at `lrs`. `lrs`: one rate, one per layer group, or a slice."""
+        ipe = self.iters_per_epoch
+        sched = schedules.constant(n_cycle, ipe) if cycle_len is None else \
+            schedules.sgdr(n_cycle, cycle_len, cycle_mult, ipe)
+        return self._fit(sched, lrs, callbacks)
+
+    def fit_one_cycle(self, epochs: int, lr_max: LRs = 1e-3, pct_start: float = 0.25, div: float = 25.0,
+                      final_div: float = 1e4, callbacks: Sequence[Callback] = ()) -> "Learner":
+        """One cycle: warm up to `lr_max` over `pct_start` of training, then anneal (momentum inverse)."""
+        sched = schedules.one_cycle(epochs, self.iters_per_epoch, pct_start, div, final_div)
+        return self._fit(sched, lr_max, callbacks)
+
+    def fine_tune(self, epochs: int, base_lr: float = 2e-3, freeze_epochs: int = 1, lr_mult: float = 100,
+                  callbacks: Sequence[Callback] = ()) -> "Learner":
+        """The head for `freeze_epochs` with the body frozen, then everything for `epochs` with
+        differential rates from base_lr/2/lr_mult (early layers) to base_lr/2 (head)."""
+        self.freeze()
+        self.fit_one_cycle(freeze_epochs, base_lr, callbacks=callbacks)
+        self.unfreeze()
+        base_lr /= 2
+        return self.fit_one_cycle(epochs, slice(base_lr / lr_mult, base_lr), callbacks=callbacks)
+
+    def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int = 100) -> LRFind:
+        """Sweep the rate up exponentially, one step per mini-batch, until the smoothed loss passes
+        4x its minimum (or `num_it` steps); then restore weights and optimizer. Returns an `LRFind`
+        whose `suggestion` is the rate at the minimum / 10 (see `LRFind`), with `plot()` and `plot_lr()`."""
+        train_dl, _, module = self._loaders()
+        opt = self._optimizer()
+        saved_model = copy.deepcopy(self.model.state_dict())
+        saved_opt = copy.deepcopy(opt.state_dict())
+        lrs = schedules.exponential(start_lr, end_lr, num_it)
+        tried, raw, best = [], [], float("inf")
+        from tqdm.auto import tqdm
+        bar = tqdm(total=num_it, desc="lr_find", leave=False, unit="batch")
+        module.train()
+        try:
+            while len(tried) < num_it:
+                for xb, yb in train_dl:
+                    lr = float(lrs[len(tried)])
+                    for group in opt.param_groups:
+                        group["lr"] = lr
+                    with self._autocast():
+                        loss = self.loss_fn(module(self._prepare(xb)), yb)
+                    loss.backward()
+                    opt.step()
+                    opt.zero_grad(set_to_none=True)
+                    tried.append(lr)
+                    raw.append(loss.item())
+                    bar.update()
+                    smoothed = smooth_losses(raw)[-1]
+                    best = min(best, smoothed)
+                    if should_stop(smoothed, best, len(tried)) or len(tried) >= num_it:
+                        break
+                if should_stop(smooth_losses(raw)[-1], best, len(tried)):
+                    break
+        finally:
+            bar.close()
+            self.model.load_state_dict(saved_model)
+            opt.load_state_dict(saved_opt)
+        self.lr_finder = LRFind.from_sweep(tried, raw)
+        return self.lr_finder
+
+    # ----- saving ---------------------------------------------------------------------------------------
+    def save(self, name: str, with_opt: bool = False) -> Path:
+        """Weights to `model_dir/name.safetensors` (and the optimizer to `name.opt.safetensors`), atomically."""
+        path = self.model_dir / f"{name}.safetensors"
+        save_state(self.model, path, getattr(self.model, "meta", {}))
+        if with_opt and self.opt is not None:
+            save_optimizer(self.opt, self.model_dir / f"{name}.opt.safetensors")
+        return path
+
+    def load(self, name: str, with_opt: bool = False) -> "Learner":
+        """Weights saved by `save` (and the optimizer state, if asked and saved)."""
+        path = Path(name) if str(name).endswith(".safetensors") else self.model_dir / f"{name}.safetensors"
+        load_state(self.model, path)
+        self._activations = None
+        opt_path = path.with_name(path.name.replace(".safetensors", ".opt.safetensors"))
+        if with_opt:
+            if not opt_path.is_file():
+                raise FileNotFoundError(f"no optimizer state at {opt_path}; save with with_opt=True")
+            load_optimizer(self._optimizer(), opt_path)
+        return self
+
+    def __repr__(self) -> str:
+        arch = getattr(self.model, "meta", {}).get("arch", type(self.model).__name__)
+        frozen = getattr(self.model, "frozen_groups", 0)
+        return (f"Learner({arch}, {self.n_groups} layer groups, {frozen} frozen, precompute={self._precompute}, "
+                f"device {self.device.type}, data {self.data!r})")
