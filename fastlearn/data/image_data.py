@@ -237,8 +237,10 @@ class ImageData:
 
     # ----- loaders ------------------------------------------------------------------------
     def loader(self, split: str, augment: bool | None = None, shuffle: bool | None = None,
-               bs: int | None = None) -> DeviceLoader:
-        """A fresh loader over `split`; by default training batches are shuffled and augmented."""
+               bs: int | None = None, seed: int | None = None) -> DeviceLoader:
+        """A fresh loader over `split`; by default training batches are shuffled and augmented.
+
+        `seed` sets its shuffling and augmentation (default: the data's seed)."""
         idx = self._split_idx(split)
         train = split == "train"
         targets = torch.full((len(idx),), -1, dtype=torch.long) if split == "test" else self._targets(idx)
@@ -246,7 +248,7 @@ class ImageData:
         return DeviceLoader(
             self.cache.pixels, idx, targets, self.size, bs or self.bs, *self.stats, self.device,
             shuffle=train if shuffle is None else shuffle, drop_last=train and shuffle is not False,
-            augment=self.augment if use_aug else None, seed=self.seed,
+            augment=self.augment if use_aug else None, seed=self.seed if seed is None else seed,
         )
 
     def _dl(self, split: str) -> DeviceLoader:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-__all__ = ["BadImageError", "decode", "open_rgb", "load_resized", "MAX_PIXELS"]
+__all__ = ["BadImageError", "decode", "open_rgb", "load_resized", "resize_square", "to_rgb_image", "MAX_PIXELS"]
 
 # Pillow's own default bomb limit; we enforce it per file instead of process-wide.
 MAX_PIXELS = 178_956_970
@@ -90,12 +90,17 @@ def decode(
 
 
 def load_resized(path: str | Path, size: int, method: str = "crop") -> tuple[np.ndarray, tuple[int, int]]:
-    """Decode `path` and return a (size, size, 3) uint8 array plus the original (height, width).
+    """Decode `path` and return a (size, size, 3) uint8 array plus the original (height, width)."""
+    im, original_hw = decode(path, draft_size=size)
+    return resize_square(im, size, method), original_hw
+
+
+def resize_square(im: Image.Image, size: int, method: str = "crop") -> np.ndarray:
+    """An RGB image as a (size, size, 3) uint8 array.
 
     `method="crop"` resizes the short side to `size` and keeps the centre (no distortion);
     `method="squish"` resizes the whole image to a square (keeps everything, changes the aspect).
     """
-    im, original_hw = decode(path, draft_size=size)
     w, h = im.size
     if method == "squish":
         out = im.resize((size, size), Image.BILINEAR, reducing_gap=2.0)
@@ -108,7 +113,36 @@ def load_resized(path: str | Path, size: int, method: str = "crop") -> tuple[np.
         out = im.resize((size, size), Image.BILINEAR, box=box, reducing_gap=2.0)
     else:
         raise ValueError(f"resize method must be 'crop' or 'squish', got {method!r}")
-    return np.asarray(out, dtype=np.uint8), original_hw
+    return np.asarray(out, dtype=np.uint8)
+
+
+def to_rgb_image(item, name: str = "image") -> Image.Image:
+    """A file path, PIL image, encoded bytes or HxW / HxWxC array as an RGB PIL image."""
+    import io
+    if isinstance(item, (str, Path)):
+        return open_rgb(item)
+    if isinstance(item, Image.Image):
+        return _to_rgb(ImageOps.exif_transpose(item))
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        try:
+            im = Image.open(io.BytesIO(bytes(item)))
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise BadImageError(name, f"{w}x{h} pixels is over the limit of {MAX_PIXELS}: decompression bomb refused")
+            im.load()
+        except BadImageError:
+            raise
+        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
+            raise BadImageError(name, f"not a readable image ({type(e).__name__}: {e})") from None
+        return _to_rgb(ImageOps.exif_transpose(im))
+    if isinstance(item, np.ndarray):
+        arr = item
+        if arr.dtype != np.uint8:
+            arr = np.clip(arr * (255 if arr.max(initial=0) <= 1.0 else 1), 0, 255).astype(np.uint8)
+        if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 3, 4)):
+            return _to_rgb(Image.fromarray(arr.squeeze(-1) if arr.ndim == 3 and arr.shape[2] == 1 else arr))
+        raise BadImageError(name, f"array of shape {arr.shape} is not an image (expected HxW, HxWx3 or HxWx4)")
+    raise TypeError(f"cannot read an image from {type(item).__name__}; pass a path, PIL image, bytes or array")
 
 
 def _exif_swaps_axes(im: Image.Image) -> bool:

@@ -15,7 +15,7 @@ import torch
 
 from fastlearn.data.augment import BatchAugment, resize_batch
 
-__all__ = ["DeviceLoader", "default_device"]
+__all__ = ["DeviceLoader", "default_device", "eval_batch"]
 
 
 def default_device() -> torch.device:
@@ -25,6 +25,16 @@ def default_device() -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def eval_batch(x: torch.Tensor, size: int, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """The deterministic transform: uint8 NHWC (on its device) -> resized, normalised float NCHW.
+
+    Validation, test, TTA's centre view and exported models all use exactly this.
+    """
+    x = resize_batch(x.permute(0, 3, 1, 2), size).float()
+    mean, std = mean.to(x.device).view(1, 3, 1, 1), std.to(x.device).view(1, 3, 1, 1)
+    return x.mul_(1 / (255 * std)).add_(-mean / std)
 
 
 class DeviceLoader:
@@ -122,13 +132,14 @@ class DeviceLoader:
         Values stay in 0..255 through the warp; brightness/contrast and normalisation are then
         one in-place multiply-add per channel and image, and a clip when lighting changed them.
         """
-        x = x.to(self.device, non_blocking=True).permute(0, 3, 1, 2)
-        mean, std = self.mean.to(x.device), self.std.to(x.device)
-        scale, shift = 1 / (255 * std), -mean / std
+        x = x.to(self.device, non_blocking=True)
         aug = self.augment
         if aug is None:
-            x = resize_batch(x, self.size).float()
-        elif aug.pixel_fns:  # arbitrary pixel functions want [0, 1] values
+            return eval_batch(x, self.size, self.mean, self.std)
+        x = x.permute(0, 3, 1, 2)
+        mean, std = self.mean.to(x.device), self.std.to(x.device)
+        scale, shift = 1 / (255 * std), -mean / std
+        if aug.pixel_fns:  # arbitrary pixel functions want [0, 1] values
             x = aug(x.float().div_(255), self.size, self.generator).mul_(255)
         else:
             x = aug.warp(x.float(), self.size, self.generator)

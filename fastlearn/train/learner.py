@@ -80,6 +80,7 @@ class Learner:
         self._activations: dict | None = None
         self._warned_precompute = False
         self._sched: schedules.Schedule | None = None
+        self.temperature = 1.0  # set by calibrate(); predictions, TTA and export divide logits by it
 
     @classmethod
     def pretrained(cls, arch: str | Callable = "tf_efficientnet_lite0", data=None, pretrained: bool = True,
@@ -370,6 +371,81 @@ class Learner:
             opt.load_state_dict(saved_opt)
         self.lr_finder = LRFind.from_sweep(tried, raw)
         return self.lr_finder
+
+    # ----- predictions and evaluation (fastlearn.infer, fastlearn.interpret) ---------------------------
+    def predict(self, split: str = "valid", log: bool = False):
+        """(probabilities, targets) of `split` in order; for "test", (probabilities, file names).
+        `log=True` for log-probabilities. Uses the calibrated temperature once fitted."""
+        from fastlearn.infer.predict import predict
+        return predict(self, split, log)
+
+    def tta(self, n: int = 4, split: str = "valid", log: bool = False):
+        """Like `predict`, averaging the centre view with `n` augmented views."""
+        from fastlearn.infer.predict import tta
+        return tta(self, n, split, log)
+
+    def evaluate(self, split: str = "valid", tta: bool = False):
+        """Accuracy, log loss, confusion matrix and per-class precision/recall/F1 on a labelled split."""
+        from fastlearn.infer.predict import evaluate
+        probs, targets = self.tta(split=split) if tta else self.predict(split)
+        return evaluate(probs, targets, list(self.data.classes))
+
+    def interpret(self, split: str = "valid", tta: bool = False):
+        """An `Interpretation` of `split`: the most (in)correct, uncertain, top losses, confusion."""
+        from fastlearn.interpret.interpretation import Interpretation
+        return Interpretation.from_learner(self, split, tta)
+
+    def calibrate(self):
+        """Fit temperature scaling on the validation set; returns the before/after report."""
+        from fastlearn.infer.predict import probabilities
+        from fastlearn.interpret.calibration import CalibrationReport, expected_calibration_error, fit_temperature
+        logits, targets = self.get_preds("valid")
+        before = probabilities(logits, self.multi_label, 1.0)
+        t = fit_temperature(logits, targets, self.multi_label)
+        after = probabilities(logits, self.multi_label, t)
+        nll = self.loss_fn
+        self.temperature = t
+        return CalibrationReport(
+            t, nll(logits, targets).item(), nll(logits / t, targets).item(),
+            expected_calibration_error(before, targets, multi_label=self.multi_label),
+            expected_calibration_error(after, targets, multi_label=self.multi_label),
+            before, after, targets, self.multi_label)
+
+    def submission(self, path: str | Path, split: str = "test", clip: float | None = None, tta: bool = False):
+        """A Kaggle-style CSV of `split`'s probabilities; `clip` defaults to the bound that minimises
+        validation log loss. Returns the DataFrame written."""
+        from fastlearn.infer.submission import best_clip, write_submission
+        if clip is None:
+            vp, vt = self.tta() if tta else self.predict()
+            clip, _ = best_clip(vp.numpy(), vt.numpy())
+        probs, names = self.tta(split=split) if tta else self.predict(split)
+        return write_submission(path, names, probs, list(self.data.classes), clip)
+
+    def export(self, path: str | Path) -> Path:
+        """A self-describing bundle (safetensors + JSON manifest) for `fastlearn.load_learner`."""
+        from fastlearn import __version__
+        from fastlearn.infer.bundle import write_bundle
+        meta, data = self.model.meta, self.data
+        manifest = {"fastlearn_version": __version__, "arch": meta["arch"], "n_features": self.model.n_features,
+                    "n_groups": meta["n_groups"], "hidden": meta["hidden"], "ps": meta["ps"],
+                    "classes": list(data.classes), "multi_label": self.multi_label, "size": data.size,
+                    "cache_size": data.cache_size, "resize_method": data.resize_method,
+                    "mean": list(data.stats[0]), "std": list(data.stats[1]), "temperature": self.temperature,
+                    "threshold": getattr(self, "threshold", 0.5), "weights_source": meta.get("weights")}
+        return write_bundle(path, self.model, manifest)
+
+    def to_onnx(self, path: str | Path) -> Path:
+        """ONNX file taking normalised images (N, 3, size, size) and returning calibrated probabilities."""
+        from fastlearn.infer.onnx_export import export_onnx
+        try:
+            return export_onnx(self.model, path, self.data.size, self.temperature, self.multi_label)
+        finally:
+            self.model.to(self.device)
+
+    def report(self, path: str | Path) -> Path:
+        """One self-contained HTML page: curves, lr_find, confusion matrix, top losses, reliability, per-class metrics."""
+        from fastlearn.interpret.report import write_report
+        return write_report(self, path)
 
     # ----- saving ---------------------------------------------------------------------------------------
     def save(self, name: str, with_opt: bool = False) -> Path:

@@ -1,0 +1,144 @@
+"""Inference from an export bundle: no training data, no pickle, the training's own preprocessing."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fastlearn.data.images import BadImageError, resize_square, to_rgb_image
+from fastlearn.data.items import list_images
+from fastlearn.data.loaders import default_device, eval_batch
+from fastlearn.infer.bundle import read_manifest
+from fastlearn.infer.predict import probabilities
+from fastlearn.utils.atomic import atomic_path
+
+__all__ = ["Prediction", "Predictor", "load_learner"]
+
+
+@dataclass
+class Prediction:
+    """The predicted label (for multi-label data, the tags over the threshold), its probability,
+    and the top classes with their probabilities."""
+
+    label: str | list[str]
+    probability: float
+    top: list[tuple[str, float]]
+
+
+def _rebuild(manifest: dict):
+    from fastlearn.models.classifier import Classifier
+    from fastlearn.models.zoo import create_body
+    arch = manifest["arch"]
+    if arch.startswith("torchvision."):
+        import torchvision
+        fn = getattr(torchvision.models, arch.split(".", 1)[1], None)
+        if fn is None:
+            raise ValueError(f"this torchvision has no model {arch!r}")
+        body, n_features, _ = create_body(fn, pretrained=False)
+    else:
+        body, n_features, _ = create_body(arch, pretrained=False)
+    if n_features != manifest["n_features"]:
+        raise ValueError(f"{arch} gives {n_features} features here, the bundle expects {manifest['n_features']}")
+    return Classifier(body, n_features, len(manifest["classes"]), manifest["n_groups"], tuple(manifest["ps"]),
+                      manifest["hidden"], meta={"arch": arch})
+
+
+class Predictor:
+    """Predicts classes for images with an exported model. Build one with `load_learner(path)`."""
+
+    def __init__(self, manifest: dict, model: torch.nn.Module, device: torch.device | None = None):
+        self.manifest = manifest
+        self.classes: list[str] = list(manifest["classes"])
+        self.multi_label: bool = bool(manifest["multi_label"])
+        self.size, self.cache_size = int(manifest["size"]), int(manifest["cache_size"])
+        self.resize_method = manifest["resize_method"]
+        self.temperature = float(manifest["temperature"])
+        self.threshold = manifest["threshold"]
+        self.device = device or default_device()
+        self.model = model.to(self.device).eval()
+        self.mean = torch.tensor(manifest["mean"], dtype=torch.float32)
+        self.std = torch.tensor(manifest["std"], dtype=torch.float32)
+
+    def _pixels(self, item, name: str) -> np.ndarray:
+        return resize_square(to_rgb_image(item, name), self.cache_size, self.resize_method)
+
+    @torch.no_grad()
+    def _probs_of_pixels(self, pixels: np.ndarray) -> torch.Tensor:
+        x = eval_batch(torch.from_numpy(pixels).to(self.device), self.size, self.mean, self.std)
+        return probabilities(self.model(x).float().cpu(), self.multi_label, self.temperature)
+
+    def probs(self, items: Sequence, bs: int = 64) -> torch.Tensor:
+        """Class probabilities (n, c) for paths, PIL images, encoded bytes or arrays, in batches.
+        A bad item raises BadImageError naming it."""
+        out = []
+        for start in range(0, len(items), bs):
+            chunk = items[start:start + bs]
+            pixels = np.stack([self._pixels(it, str(it) if isinstance(it, (str, Path)) else f"item {start + i}")
+                               for i, it in enumerate(chunk)])
+            out.append(self._probs_of_pixels(pixels))
+        return torch.cat(out) if out else torch.zeros(0, len(self.classes))
+
+    def _prediction(self, p: torch.Tensor, k: int) -> Prediction:
+        order = torch.argsort(p, descending=True)[:k].tolist()
+        top = [(self.classes[i], float(p[i])) for i in order]
+        if self.multi_label:
+            thr = torch.as_tensor(self.threshold, dtype=p.dtype)
+            tags = [self.classes[i] for i in torch.nonzero(p >= thr).flatten().tolist()]
+            return Prediction(tags, float(p.max()), top)
+        return Prediction(top[0][0], top[0][1], top)
+
+    def predict(self, item, k: int = 3) -> Prediction:
+        """The prediction for one image (path, PIL image, bytes or array), with the top `k` classes."""
+        return self._prediction(self.probs([item])[0], k)
+
+    def predict_many(self, items: Sequence, k: int = 3, bs: int = 64) -> list[Prediction]:
+        """Predictions for many images, computed in batches."""
+        return [self._prediction(p, k) for p in self.probs(items, bs)]
+
+    def predict_folder(self, folder: str | Path, csv: str | Path | None = None, bs: int = 64) -> pd.DataFrame:
+        """Every image under `folder`: file, predicted label, its probability, and one column per
+        class; written to `csv` (atomically) if given. Unreadable files are listed in one warning."""
+        paths = list_images(folder)
+        rows, probs, bad = [], [], []
+        for start in range(0, len(paths), bs):
+            good_paths, pixels = [], []
+            for p in paths[start:start + bs]:
+                try:
+                    pixels.append(self._pixels(p, str(p)))
+                    good_paths.append(p)
+                except BadImageError as e:
+                    bad.append(f"{p}: {e.reason}")
+            if pixels:
+                probs.append(self._probs_of_pixels(np.stack(pixels)))
+                rows += good_paths
+        if bad:
+            warnings.warn(f"left out {len(bad)} unreadable file(s):\n  " + "\n  ".join(bad), stacklevel=2)
+        p = torch.cat(probs) if probs else torch.zeros(0, len(self.classes))
+        preds = [self._prediction(row, 1) for row in p]
+        df = pd.DataFrame({"file": [str(r.relative_to(folder)) for r in rows],
+                           "label": [" ".join(x.label) if self.multi_label else x.label for x in preds],
+                           "probability": [x.probability for x in preds]})
+        df = pd.concat([df, pd.DataFrame(p.numpy(), columns=self.classes)], axis=1)
+        if csv is not None:
+            with atomic_path(csv) as tmp:
+                df.to_csv(tmp, index=False)
+        return df
+
+    def __repr__(self) -> str:
+        return (f"Predictor({self.manifest['arch']}, {len(self.classes)} classes, {self.size}px, "
+                f"temperature {self.temperature:.3f})")
+
+
+def load_learner(path: str | Path, device: str | torch.device | None = None) -> Predictor:
+    """A Predictor from a bundle written by `learn.export(path)`; refuses bundles whose manifest
+    lacks a field or whose weights do not match their recorded sha256."""
+    from fastlearn.train.serialization import load_state
+    manifest, weights = read_manifest(path)
+    model = _rebuild(manifest)
+    load_state(model, weights)
+    return Predictor(manifest, model, torch.device(device) if device else None)
