@@ -66,3 +66,26 @@ def mnist_root(tmp_path_factory, _isolated_cache) -> Path:
 @pytest.fixture
 def shapes_root(tmp_path) -> Path:
     return make_shape_folders(tmp_path / "shapes")
+
+
+@pytest.fixture(scope="session")
+def trained_digits(mnist_root):
+    """A Learner trained with the course recipe on the real digits at 64 px (shared: about 3 minutes
+    on 2 CPU cores). lr_find, one frozen epoch, unfreeze, SGDR cycles of 1 and 2 epochs with
+    differential rates. Digits must not be mirrored: rotation, zoom and lighting only.
+    Tests that change the learner (e.g. its temperature) put it back."""
+    from fastlearn import ImageData, Learner
+    from fastlearn.data import Lighting, Rotate, Zoom
+    test_dir = mnist_root / "test"
+    if not test_dir.exists():  # unlabelled copies of a few validation digits, as a test folder
+        test_dir.mkdir()
+        for p in sorted((mnist_root / "valid").rglob("*.png"))[:40]:
+            (test_dir / p.name).write_bytes(p.read_bytes())
+    data = ImageData.from_folder(mnist_root, size=64, bs=64, test="test",
+                                 augment=[Rotate(10), Zoom(1.1), Lighting(0.2)], progress=False)
+    learn = Learner.pretrained("tf_efficientnet_lite0", data, seed=0, progress=False)
+    lr = learn.lr_find().suggestion
+    learn.fit(lr, 1)
+    learn.unfreeze()
+    learn.fit([lr / 9, lr / 3, lr], 2, cycle_len=1, cycle_mult=2)
+    return learn

@@ -28,9 +28,10 @@ def predict(learn, split: str = "valid", log: bool = False):
     return (probs.clamp_min(1e-45).log() if log else probs), _labels_or_names(learn, split, targets)
 
 
-def tta(learn, n: int = 4, split: str = "valid", log: bool = False):
+def tta(learn, n: int = 4, split: str = "valid", log: bool = False, reduce: bool = True):
     """Test-time augmentation: the mean of the centre view's probabilities and those of `n`
-    views with the training augmentation (each view with its own random draw)."""
+    views with the training augmentation (each view with its own random draw).
+    `reduce=False` returns every view instead, stacked as (n + 1, items, classes)."""
     logits, targets = learn.get_preds(split)
     views = [probabilities(logits, learn.multi_label, learn.temperature)]
     seed = getattr(learn.data, "seed", 0)
@@ -38,7 +39,7 @@ def tta(learn, n: int = 4, split: str = "valid", log: bool = False):
         loader = learn.data.loader(split, augment=True, shuffle=False, seed=seed + 1000 + k)
         aug_logits, _ = learn._outputs(learn.model, loader)
         views.append(probabilities(aug_logits, learn.multi_label, learn.temperature))
-    probs = torch.stack(views).mean(0)
+    probs = torch.stack(views) if not reduce else torch.stack(views).mean(0)
     return (probs.clamp_min(1e-45).log() if log else probs), _labels_or_names(learn, split, targets)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fastlearn.data.images import BadImageError, resize_square, to_rgb_image
+from fastlearn.data.images import BadImageError, load_resized, resize_square, to_rgb_image
 from fastlearn.data.items import list_images
 from fastlearn.data.loaders import default_device, eval_batch
 from fastlearn.infer.bundle import read_manifest
@@ -65,6 +65,8 @@ class Predictor:
         self.std = torch.tensor(manifest["std"], dtype=torch.float32)
 
     def _pixels(self, item, name: str) -> np.ndarray:
+        if isinstance(item, (str, Path)):  # exactly as the training cache decoded files
+            return load_resized(item, self.cache_size, self.resize_method)[0]
         return resize_square(to_rgb_image(item, name), self.cache_size, self.resize_method)
 
     @torch.no_grad()

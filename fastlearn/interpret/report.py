@@ -38,11 +38,11 @@ def _figure(title: str, fig) -> str:
 
 def write_report(learn, path: str | Path, k_losses: int = 9) -> Path:
     """Write the report for `learn` (single-label) on its validation set to `path`."""
-    from fastlearn.infer.predict import evaluate
+    from fastlearn.infer.predict import evaluate, predict
     from fastlearn.interpret.calibration import expected_calibration_error, reliability_diagram
     from fastlearn.interpret.interpretation import Interpretation
 
-    probs, targets = learn.predict()
+    probs, targets = predict(learn, "valid")
     interp = Interpretation.from_predictions(learn.data, "valid", probs, targets)
     ev = evaluate(probs, targets, list(learn.data.classes))
     meta = getattr(learn.model, "meta", {})

@@ -61,7 +61,7 @@ class Learner:
         self.multi_label = bool(getattr(data, "multi_label", False))
         self.loss_fn = loss_fn or (nn.BCEWithLogitsLoss() if self.multi_label else nn.CrossEntropyLoss())
         self.metrics = list(metrics) if metrics is not None else ([] if self.multi_label else [accuracy])
-        self.opt_name, self.wd = opt, wd
+        self.opt_name, self.wd, self.progress = opt, wd, progress
         data_path = getattr(data, "path", None)
         self.model_dir = Path(model_dir) if model_dir else (Path(data_path) / "models" if data_path else Path("models"))
         self.recorder = Recorder()
@@ -343,7 +343,7 @@ class Learner:
         lrs = schedules.exponential(start_lr, end_lr, num_it)
         tried, raw, best = [], [], float("inf")
         from tqdm.auto import tqdm
-        bar = tqdm(total=num_it, desc="lr_find", leave=False, unit="batch")
+        bar = tqdm(total=num_it, desc="lr_find", leave=False, unit="batch", disable=not self.progress)
         module.train()
         try:
             while len(tried) < num_it:
@@ -386,9 +386,9 @@ class Learner:
 
     def evaluate(self, split: str = "valid", tta: bool = False):
         """Accuracy, log loss, confusion matrix and per-class precision/recall/F1 on a labelled split."""
-        from fastlearn.infer.predict import evaluate
-        probs, targets = self.tta(split=split) if tta else self.predict(split)
-        return evaluate(probs, targets, list(self.data.classes))
+        from fastlearn.infer import predict as infer
+        probs, targets = infer.tta(self, split=split) if tta else infer.predict(self, split)
+        return infer.evaluate(probs, targets, list(self.data.classes))
 
     def interpret(self, split: str = "valid", tta: bool = False):
         """An `Interpretation` of `split`: the most (in)correct, uncertain, top losses, confusion."""
@@ -414,11 +414,12 @@ class Learner:
     def submission(self, path: str | Path, split: str = "test", clip: float | None = None, tta: bool = False):
         """A Kaggle-style CSV of `split`'s probabilities; `clip` defaults to the bound that minimises
         validation log loss. Returns the DataFrame written."""
+        from fastlearn.infer import predict as infer
         from fastlearn.infer.submission import best_clip, write_submission
         if clip is None:
-            vp, vt = self.tta() if tta else self.predict()
+            vp, vt = infer.tta(self) if tta else infer.predict(self)
             clip, _ = best_clip(vp.numpy(), vt.numpy())
-        probs, names = self.tta(split=split) if tta else self.predict(split)
+        probs, names = infer.tta(self, split=split) if tta else infer.predict(self, split)
         return write_submission(path, names, probs, list(self.data.classes), clip)
 
     def export(self, path: str | Path) -> Path:

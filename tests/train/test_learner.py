@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from fastlearn import ImageData, Learner
-from fastlearn.data import Lighting, Rotate, Zoom
 from fastlearn.train import KeepBest, PrecomputeWarning, SaveEveryEpoch
 from fastlearn.train.precompute import precomputed_activations
 
@@ -145,15 +144,9 @@ def test_epoch_table_reads_well(digits, capsys):
     assert out[1].split()[0] == "0" and len(out[1].split()) == 5
 
 
-def test_course_recipe_reaches_97_percent_on_real_digits(mnist_root):
+def test_course_recipe_reaches_97_percent_on_real_digits(trained_digits):
     """The issue's bar: lr_find, a frozen epoch, unfreeze, differential rates; 4 epochs at 64 px."""
-    data = ImageData.from_folder(mnist_root, size=64, bs=64, augment=[Rotate(10), Zoom(1.1), Lighting(0.2)],
-                                 progress=False)
-    learn = Learner.pretrained("tf_efficientnet_lite0", data, seed=0, progress=False)
-    lr = learn.lr_find().suggestion
-    assert 1e-4 < lr < 1
-    learn.fit(lr, 1)
-    learn.unfreeze()
-    learn.fit([lr / 9, lr / 3, lr], 2, cycle_len=1, cycle_mult=2)
-    assert learn.epoch == 4
+    learn = trained_digits
+    assert 1e-4 < learn.lr_finder.suggestion < 1
+    assert learn.epoch == 4 and [r["epoch"] for r in learn.recorder.rows] == [0, 1, 2, 3]
     assert learn.recorder.metric("accuracy")[-1] >= 0.97

@@ -1,0 +1,108 @@
+"""Export bundles: reload in a fresh process without the training data, refuse tampering, ONNX parity."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fastlearn import load_learner
+from fastlearn.infer import BundleError
+
+
+@pytest.fixture(scope="module")
+def bundle(trained_digits, tmp_path_factory):
+    return trained_digits.export(tmp_path_factory.mktemp("export") / "digits")
+
+
+def test_bundle_is_safetensors_and_json_without_pickle(bundle):
+    names = sorted(p.name for p in bundle.iterdir())
+    assert names == ["manifest.json", "model.safetensors"]
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["arch"] == "tf_efficientnet_lite0" and manifest["classes"] == [str(d) for d in range(10)]
+    assert manifest["mean"] == [0.5, 0.5, 0.5] and manifest["size"] == 64 and len(manifest["weights_sha256"]) == 64
+
+
+def test_fresh_process_without_training_data_predicts_identically(trained_digits, bundle, tmp_path):
+    learn = trained_digits
+    files = learn.data.paths_of("valid")[:24]
+    copies = tmp_path / "incoming"
+    copies.mkdir()
+    for i, f in enumerate(files):
+        shutil.copy(f, copies / f"{i:03d}.png")
+    here = load_learner(bundle).probs(sorted(copies.iterdir()))
+    learn_probs, _ = learn.predict()
+    assert torch.allclose(here, learn_probs[:24], atol=1e-5)
+
+    root = learn.data.path
+    hidden = root.with_name(root.name + "-hidden")
+    root.rename(hidden)  # no training data anywhere near the fresh process
+    try:
+        script = (
+            "import sys, numpy as np; from pathlib import Path; from fastlearn import load_learner; "
+            "p = load_learner(sys.argv[1]); files = sorted(Path(sys.argv[2]).iterdir()); "
+            "np.save(sys.argv[3], p.probs(files).numpy())")
+        env = dict(os.environ, FASTLEARN_CACHE=str(tmp_path / "empty-cache"))
+        subprocess.run([sys.executable, "-c", script, str(bundle), str(copies), str(tmp_path / "out.npy")],
+                       check=True, cwd=tmp_path, env=env, timeout=300)
+    finally:
+        hidden.rename(root)
+    there = np.load(tmp_path / "out.npy")
+    np.testing.assert_array_equal(there, here.numpy())
+
+
+def test_predictor_takes_paths_pil_bytes_and_arrays_and_folders(trained_digits, bundle, tmp_path):
+    pred = load_learner(bundle)
+    path = trained_digits.data.paths_of("valid")[0]
+    truth = trained_digits.data.labels_of("valid")[0][0]
+    by_path = pred.predict(path, k=3)
+    assert by_path.label == truth and len(by_path.top) == 3 and by_path.top[0] == (by_path.label, by_path.probability)
+    im = Image.open(path)
+    for item in (im, path.read_bytes(), np.asarray(im)):
+        assert pred.predict(item).probability == pytest.approx(by_path.probability, abs=1e-6)
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for p in trained_digits.data.paths_of("valid")[:70]:
+        shutil.copy(p, folder / p.name)
+    (folder / "broken.png").write_bytes(b"not an image")
+    with pytest.warns(UserWarning, match="broken.png"):
+        df = pred.predict_folder(folder, csv=tmp_path / "preds.csv", bs=32)
+    assert len(df) == 70 and list(df.columns[:3]) == ["file", "label", "probability"]
+    assert (tmp_path / "preds.csv").is_file()
+
+
+def test_tampered_or_incomplete_bundles_are_refused(bundle, tmp_path):
+    bad = tmp_path / "tampered"
+    shutil.copytree(bundle, bad)
+    raw = bytearray((bad / "model.safetensors").read_bytes())
+    raw[-100] ^= 0xFF
+    (bad / "model.safetensors").write_bytes(bytes(raw))
+    with pytest.raises(BundleError, match="sha256"):
+        load_learner(bad)
+    partial = tmp_path / "partial"
+    shutil.copytree(bundle, partial)
+    manifest = json.loads((partial / "manifest.json").read_text())
+    del manifest["mean"]
+    (partial / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="missing the field.*mean"):
+        load_learner(partial)
+    with pytest.raises(BundleError, match="not a fastlearn bundle"):
+        load_learner(tmp_path)
+
+
+def test_onnx_matches_pytorch_probabilities(trained_digits, tmp_path):
+    import onnxruntime as ort
+    learn = trained_digits
+    path = learn.to_onnx(tmp_path / "digits.onnx")
+    x, _ = next(iter(learn.data.valid_dl))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    onnx_probs = session.run(None, {"images": x.cpu().numpy()})[0]
+    learn.model.eval()
+    with torch.no_grad():
+        torch_probs = torch.softmax(learn.model(x) / learn.temperature, dim=1).cpu().numpy()
+    assert onnx_probs.shape == (64, 10)
+    np.testing.assert_allclose(onnx_probs, torch_probs, atol=1e-4)
