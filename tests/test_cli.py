@@ -1,0 +1,113 @@
+"""Every subcommand through the real command line."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+FASTLEARN = str(Path(sys.executable).with_name("fastlearn"))
+
+
+def run(*args, check=True, timeout=600):
+    out = subprocess.run([FASTLEARN, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    if check and out.returncode != 0:
+        raise AssertionError(f"fastlearn {' '.join(map(str, args))} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def small_digits(tmp_path_factory):
+    from fastlearn.datasets import mnist_folders
+    return mnist_folders(tmp_path_factory.mktemp("cli") / "digits", n=600)
+
+
+@pytest.fixture(scope="module")
+def trained_run(small_digits, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "digits"
+    result = run("train", small_digits, "--size", 32, "--bs", 32, "--epochs", 2, "--lr", "auto", "--augment", "none",
+                 "--tta", "--out", out)
+    return out, result
+
+
+def test_train_writes_the_run_folder(trained_run):
+    out, result = trained_run
+    for name in ("metrics.csv", "lr_find.png", "confusion.png", "report.html", "summary.json",
+                 "model/manifest.json", "model/model.safetensors"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs"] == 2 and summary["classes"] == [str(d) for d in range(10)]
+    assert summary["accuracy"] > 0.5 and "tta_accuracy" in summary and summary["images_per_second"] > 0
+    assert {"arch", "size", "seconds", "valid_loss"} <= set(summary)
+    assert "epoch" in result.stdout and "train_loss" in result.stdout
+
+
+def test_resume_skips_finished_phases(small_digits, trained_run):
+    out, _ = trained_run
+    again = run("train", small_digits, "--size", 32, "--bs", 32, "--epochs", 2, "--augment", "none", "--out", out,
+                "--resume")
+    assert "resuming after phase(s) frozen, unfrozen" in again.stdout
+    assert json.loads((out / "state.json").read_text())["done"] == ["frozen", "unfrozen"]
+
+
+def test_lr_find_evaluate_predict_export(small_digits, trained_run, tmp_path):
+    out, _ = trained_run
+    r = run("lr-find", small_digits, "--size", 32, "--bs", 32, "--out", tmp_path / "lr.png")
+    assert (tmp_path / "lr.png").is_file() and "suggestion=" in r.stdout
+    r = run("evaluate", out / "model", small_digits)
+    assert "accuracy" in r.stdout and "precision" in r.stdout
+    some = sorted((small_digits / "valid" / "7").glob("*.png"))[:3]
+    r = run("predict", out / "model", *some, small_digits / "valid" / "1", "--csv", tmp_path / "p.csv", "--top", 2)
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 3 + len(list((small_digits / "valid" / "1").glob("*.png")))
+    assert lines[0].startswith(str(some[0])) and (tmp_path / "p.csv").is_file()
+    run("export", out / "model", "--onnx", tmp_path / "m.onnx")
+    assert (tmp_path / "m.onnx").stat().st_size > 1_000_000
+
+
+def test_errors_are_one_line_with_nonzero_exit(tmp_path, small_digits):
+    r = run("train", tmp_path / "nowhere", check=False)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "nowhere" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "empty" / "cats").mkdir(parents=True)
+    r = run("train", tmp_path / "empty", check=False)
+    assert r.returncode == 1 and "no images" in r.stderr and r.stderr.count("\n") == 1
+    r = run("train", small_digits, "--arch", "resnet3", "--size", 32, check=False)
+    assert r.returncode == 1 and "unknown architecture" in r.stderr and r.stderr.count("\n") == 1
+    r = run("--debug", "train", tmp_path / "nowhere", check=False)
+    assert r.returncode == 1 and "Traceback" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "fastlearn", "predict", tmp_path / "no-model", "x.png"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "not a fastlearn bundle" in r.stderr
+
+
+def test_serve_answers_json_and_survives_bad_uploads(trained_run, small_digits):
+    out, _ = trained_run
+    proc = subprocess.Popen([FASTLEARN, "serve", str(out / "model"), "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        url = line.split(" on ", 1)[1].split()[0]
+        digit = sorted((small_digits / "valid" / "7").glob("*.png"))[0].read_bytes()
+        ok = json.loads(urllib.request.urlopen(urllib.request.Request(url + "predict", data=digit)).read())
+        assert ok["label"] in [str(d) for d in range(10)] and len(ok["top"]) == 5
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(urllib.request.Request(url + "predict", data=b"<html>no</html>"))
+        assert e.value.code == 400 and "not an image" in json.loads(e.value.read())["error"]
+        again = json.loads(urllib.request.urlopen(urllib.request.Request(url + "predict", data=digit)).read())
+        assert again == ok
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_demo_runs_through_the_cli(tmp_path):
+    out = tmp_path / "demo"
+    r = run("demo", "--out", out, "--size", 32, "--epochs", 1)
+    assert "validation" not in r.stderr.lower()
+    assert (out / "batch.png").is_file() and (out / "report.html").is_file()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs"] == 1 and summary["train_images"] == 4000 and "tta_accuracy" in summary

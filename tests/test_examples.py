@@ -1,0 +1,34 @@
+"""The lesson scripts in examples/ run start to finish on the embedded data."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _run(script, out):
+    r = subprocess.run([sys.executable, str(EXAMPLES / script), str(out)], capture_output=True, text=True,
+                       timeout=900, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return json.loads((out / "results.json").read_text())
+
+
+def test_lesson1_threes_and_eights(tmp_path):
+    res = _run("lesson1.py", tmp_path)
+    assert res["tta_accuracy"] > 0.97
+    for view in res["views"]:
+        assert (tmp_path / f"{view}.png").is_file()
+    sub = pd.read_csv(tmp_path / "submission.csv")
+    assert list(sub.columns) == ["id", "8"] and len(sub) == 60 and sub["8"].between(0, 1).all()
+
+
+def test_lesson2_digits_from_a_csv(tmp_path):
+    res = _run("lesson2.py", tmp_path)
+    assert res["tta_accuracy"] > 0.9 and res["log_loss"] < 0.35
+    sub = pd.read_csv(tmp_path / "submission.csv")
+    assert list(sub.columns) == ["id"] + [str(d) for d in range(10)] and len(sub) == 50
