@@ -46,15 +46,15 @@ summary.plot().savefig(OUT / "summary.png")
 data.show_batch().savefig(OUT / "batch.png")
 
 # --- Precompute, then SGDR on the head ---------------------------------------------------------
-learn = ConvLearner.pretrained(arch, data, precompute=True)
-learn.fit(1e-2, 2)
+learn = ConvLearner.pretrained(arch, data, precompute=True, seed=0)
+learn.fit(1e-2, 3, cycle_len=1)
 learn.precompute = False
 learn.fit(1e-2, 1, cycle_len=1)
 
 # --- Progressive resizing: the same weights on bigger images ------------------------------------
 learn.set_data(get_data(64, bs))
 learn.freeze()
-learn.fit(1e-2, 1, cycle_len=1)
+learn.fit(1e-2, 2, cycle_len=1)
 
 # --- TTA and log loss ---------------------------------------------------------------------------
 log_preds, y = learn.TTA()

@@ -29,6 +29,13 @@ def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
     return table[:, :-1].reshape(-1, 28, 28).astype(np.uint8), table[:, -1]
 
 
+def _random_mask(n: int, count: int, seed: int) -> np.ndarray:
+    """A boolean mask of length n with `count` True entries at seeded random places."""
+    mask = np.zeros(n, bool)
+    mask[np.random.default_rng(seed).permutation(n)[:count]] = True
+    return mask
+
+
 def _selected(n: int | None, digits, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     images, labels = mnist_digits()
     rows = np.arange(len(labels))
@@ -53,9 +60,7 @@ def mnist_folders(dest: str | Path, valid_pct: float = 0.2, seed: int = 0, n: in
     if marker.is_file() and marker.read_text() == tag:
         return dest
     images, labels, rows = _selected(n, digits, seed)
-    rng = np.random.default_rng(seed)
-    is_valid = np.zeros(len(labels), bool)
-    is_valid[rng.permutation(len(labels))[: int(round(len(labels) * valid_pct))]] = True
+    is_valid = _random_mask(len(labels), int(round(len(labels) * valid_pct)), seed)
     for i, (img, lab) in enumerate(zip(images, labels)):
         folder = dest / ("valid" if is_valid[i] else "train") / str(lab)
         folder.mkdir(parents=True, exist_ok=True)
@@ -73,8 +78,7 @@ def mnist_csv(dest: str | Path, n: int | None = None, n_test: int = 50, seed: in
     if marker.is_file() and marker.read_text() == tag:
         return dest
     images, labels, rows = _selected(n, None, seed)
-    is_test = np.zeros(len(rows), bool)
-    is_test[np.random.default_rng(seed + 1).permutation(len(rows))[:n_test]] = True
+    is_test = _random_mask(len(rows), n_test, seed + 1)
     (dest / "train").mkdir(parents=True, exist_ok=True)
     (dest / "test").mkdir(parents=True, exist_ok=True)
     lines = ["id,label"]

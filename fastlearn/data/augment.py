@@ -39,6 +39,13 @@ def _eye(n: int) -> torch.Tensor:
     return torch.eye(3).repeat(n, 1, 1)
 
 
+def _rotation(cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """(n, 3, 3) rotation matrices from per-image cosines and sines."""
+    m = _eye(len(cos))
+    m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1] = cos, -sin, sin, cos
+    return m
+
+
 @dataclass
 class Flip:
     """Mirror left-right with probability `p` (side-on photos)."""
@@ -60,9 +67,7 @@ class Dihedral:
     def matrices(self, n: int, g: torch.Generator) -> torch.Tensor:
         k = torch.randint(0, 8, (n,), generator=g)
         angle = (k % 4).float() * (math.pi / 2)
-        m = _eye(n)
-        c, s = torch.cos(angle).round(), torch.sin(angle).round()
-        m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1] = c, -s, s, c
+        m = _rotation(torch.cos(angle).round(), torch.sin(angle).round())
         mirror = k >= 4
         m[mirror, :, 0] *= -1
         return m
@@ -77,10 +82,7 @@ class Rotate:
     def matrices(self, n: int, g: torch.Generator) -> torch.Tensor:
         angle = _uniform(n, -self.max_deg, self.max_deg, g) * (math.pi / 180)
         angle = torch.where(_apply_mask(n, self.p, g), angle, torch.zeros_like(angle))
-        m = _eye(n)
-        c, s = torch.cos(angle), torch.sin(angle)
-        m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1] = c, -s, s, c
-        return m
+        return _rotation(torch.cos(angle), torch.sin(angle))
 
 
 @dataclass
