@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-__all__ = ["mnist_digits", "mnist_folders", "mnist_csv"]
+__all__ = ["mnist_digits", "mnist_folders", "mnist_csv", "SHAPE_TAGS", "shape_tiles"]
 
 
 def _package_file(package: str, relative: str, install_hint: str) -> Path:
@@ -89,6 +89,58 @@ def mnist_csv(dest: str | Path, n: int | None = None, n_test: int = 50, seed: in
         else:
             Image.fromarray(img, "L").save(dest / "train" / f"{name}.png")
             lines.append(f"{name},{lab}")
+    (dest / "labels.csv").write_text("\n".join(lines) + "\n")
+    marker.write_text(tag)
+    return dest
+
+
+SHAPE_TAGS = ("circle", "cross", "square", "stripe", "triangle")
+
+
+def _draw_tile(rng: np.random.Generator, size: int) -> tuple[Image.Image, list[str]]:
+    from PIL import ImageDraw
+    ground = rng.integers(40, 110, 3)
+    noise = rng.normal(0, 12, (size, size, 3))
+    im = Image.fromarray(np.clip(ground + noise, 0, 255).astype(np.uint8), "RGB")
+    d = ImageDraw.Draw(im)
+    tags = sorted(t for t in SHAPE_TAGS if rng.random() < 0.4)
+    for tag in tags:
+        colour = tuple(int(c) for c in rng.integers(150, 256, 3))
+        r = int(rng.integers(size // 10, size // 6))
+        cx, cy = (int(v) for v in rng.integers(r + 1, size - r - 1, 2))
+        if tag == "circle":
+            d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
+        elif tag == "square":
+            d.rectangle([cx - r, cy - r, cx + r, cy + r], fill=colour)
+        elif tag == "triangle":
+            d.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=colour)
+        elif tag == "cross":
+            w = max(2, r // 3)
+            d.rectangle([cx - r, cy - w, cx + r, cy + w], fill=colour)
+            d.rectangle([cx - w, cy - r, cx + w, cy + r], fill=colour)
+        else:  # a road-like stripe across the tile
+            w = max(2, size // 24)
+            y = int(rng.integers(w, size - w))
+            d.line([(0, y), (size, int(np.clip(y + rng.integers(-size // 3, size // 3), 0, size)))], fill=colour, width=w)
+    return im, tags
+
+
+def shape_tiles(dest: str | Path, n: int = 600, size: int = 96, seed: int = 0) -> Path:
+    """Top-down tiles for multi-label work, in the Planet layout: `dest/train/tile_<i>.png` and
+    `dest/labels.csv` (image_name, tags), tags being the shapes drawn (any of SHAPE_TAGS, each
+    with probability 0.4, so some tiles have none), at random places, sizes and colours."""
+    dest = Path(dest)
+    marker = dest / ".fastlearn-tiles"
+    tag = f"n={n} size={size} seed={seed}"
+    if marker.is_file() and marker.read_text() == tag:
+        return dest
+    (dest / "train").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    lines = ["image_name,tags"]
+    for i in range(n):
+        im, tags = _draw_tile(rng, size)
+        im.save(dest / "train" / f"tile_{i:05d}.png")
+        lines.append(f"tile_{i:05d},{' '.join(tags)}")
     (dest / "labels.csv").write_text("\n".join(lines) + "\n")
     marker.write_text(tag)
     return dest

@@ -8,6 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 FASTLEARN = str(Path(sys.executable).with_name("fastlearn"))
@@ -41,7 +42,10 @@ def test_train_writes_the_run_folder(trained_run):
         assert (out / name).is_file(), name
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs"] == 2 and summary["classes"] == [str(d) for d in range(10)]
-    assert summary["accuracy"] > 0.5 and "tta_accuracy" in summary and summary["images_per_second"] > 0
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert list(metrics.columns) == ["epoch", "train_loss", "valid_loss", "accuracy", "time"] and len(metrics) == 2
+    assert summary["accuracy"] == pytest.approx(metrics["accuracy"].iloc[-1], abs=1e-6)
+    assert 0 <= summary["tta_accuracy"] <= 1 and summary["images_per_second"] > 0
     assert {"arch", "size", "seconds", "valid_loss"} <= set(summary)
     assert "epoch" in result.stdout and "train_loss" in result.stdout
 

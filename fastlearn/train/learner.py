@@ -60,7 +60,10 @@ class Learner:
         self.model = model.to(self.device)
         self.multi_label = bool(getattr(data, "multi_label", False))
         self.loss_fn = loss_fn or (nn.BCEWithLogitsLoss() if self.multi_label else nn.CrossEntropyLoss())
-        self.metrics = list(metrics) if metrics is not None else ([] if self.multi_label else [accuracy])
+        if metrics is None:
+            from fastlearn.train.multilabel import AccuracyThresh, FBeta
+            metrics = [FBeta(2.0, 0.2), AccuracyThresh(0.2)] if self.multi_label else [accuracy]
+        self.metrics = list(metrics)
         self.opt_name, self.wd, self.progress = opt, wd, progress
         data_path = getattr(data, "path", None)
         self.model_dir = Path(model_dir) if model_dir else (Path(data_path) / "models" if data_path else Path("models"))
@@ -81,6 +84,7 @@ class Learner:
         self._warned_precompute = False
         self._sched: schedules.Schedule | None = None
         self.temperature = 1.0  # set by calibrate(); predictions, TTA and export divide logits by it
+        self.threshold: float | list[float] = 0.2 if self.multi_label else 0.5  # multi-label tag cut-off(s)
 
     @classmethod
     def pretrained(cls, arch: str | Callable = "tf_efficientnet_lite0", data=None, pretrained: bool = True,
@@ -399,7 +403,11 @@ class Learner:
         return infer.evaluate(probs, targets, list(self.data.classes))
 
     def interpret(self, split: str = "valid", tta: bool = False):
-        """An `Interpretation` of `split`: the most (in)correct, uncertain, top losses, confusion."""
+        """An `Interpretation` of `split`: the most (in)correct, uncertain, top losses, confusion;
+        for multi-label data a `MultiLabelInterpretation` (per-tag counts, top losses)."""
+        if self.multi_label:
+            from fastlearn.interpret.multilabel import MultiLabelInterpretation
+            return MultiLabelInterpretation.from_learner(self, split, tta)
         from fastlearn.interpret.interpretation import Interpretation
         return Interpretation.from_learner(self, split, tta)
 
@@ -418,6 +426,19 @@ class Learner:
             expected_calibration_error(before, targets, multi_label=self.multi_label),
             expected_calibration_error(after, targets, multi_label=self.multi_label),
             before, after, targets, self.multi_label)
+
+    def optimize_thresholds(self, beta: float = 2.0, tta: bool = False):
+        """Multi-label: one threshold per tag maximising validation F-beta (from the current shared
+        one); sets `learn.threshold`, used by export. Returns the before/after report."""
+        from fastlearn.infer import predictions as infer
+        from fastlearn.train.multilabel import optimize_thresholds
+        if not self.multi_label:
+            raise ValueError("optimize_thresholds is for multi-label data")
+        probs, targets = infer.tta(self) if tta else infer.predict(self)
+        start = self.threshold if np.ndim(self.threshold) == 0 else 0.2
+        report = optimize_thresholds(probs, targets, list(self.data.classes), beta, float(start))
+        self.threshold = report.thresholds
+        return report
 
     def submission(self, path: str | Path, split: str = "test", clip: float | None = None, tta: bool = False):
         """A Kaggle-style CSV of `split`'s probabilities; `clip` defaults to the bound that minimises
@@ -440,7 +461,7 @@ class Learner:
                     "classes": list(data.classes), "multi_label": self.multi_label, "size": data.size,
                     "cache_size": data.cache_size, "resize_method": data.resize_method,
                     "mean": list(data.stats[0]), "std": list(data.stats[1]), "temperature": self.temperature,
-                    "threshold": getattr(self, "threshold", 0.5), "weights_source": meta.get("weights")}
+                    "threshold": self.threshold, "weights_source": meta.get("weights")}
         return write_bundle(path, self.model, manifest)
 
     def to_onnx(self, path: str | Path) -> Path:
