@@ -11,8 +11,8 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def _run(script, out):
-    r = subprocess.run([sys.executable, str(EXAMPLES / script), str(out)], capture_output=True, text=True,
+def _run(script, out, *extra):
+    r = subprocess.run([sys.executable, str(EXAMPLES / script), str(out), *extra], capture_output=True, text=True,
                        timeout=900, env=dict(os.environ, PYTHONUNBUFFERED="1"))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return json.loads((out / "results.json").read_text())
@@ -32,3 +32,10 @@ def test_lesson2_digits_from_a_csv(tmp_path):
     assert res["tta_accuracy"] > 0.88 and res["log_loss"] < 0.4
     sub = pd.read_csv(tmp_path / "submission.csv")
     assert list(sub.columns) == ["id"] + [str(d) for d in range(10)] and len(sub) == 50
+
+
+def test_planet_progressive_resizing(tmp_path):
+    res = _run("planet.py", tmp_path, "--quick")  # 64 then 128 px in CI; the full run goes on to 256
+    f2 = res["f2_at_0.2"]
+    assert set(f2) == {"64", "128"} and min(f2.values()) > 0.85 and res["f2_optimised"] > 0.93
+    assert len(res["thresholds"]) == 5 and (tmp_path / "model" / "manifest.json").is_file()

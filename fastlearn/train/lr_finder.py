@@ -43,6 +43,12 @@ class LRFind:
         finite = np.isfinite(smooth)
         i_min = int(np.nanargmin(np.where(finite, smooth, np.inf)))
         lr_min = float(lrs_a[i_min])
+        if i_min < max(3, len(lrs_a) // 10):
+            import warnings
+            warnings.warn(
+                f"lr_find: the smoothed loss was lowest at the start of the sweep ({lr_min:.1e}); it never fell, "
+                "so the suggestion means little. The model may already be trained at this rate range: look at "
+                "result.plot() and pick a rate by eye (or sweep more iterations).", stacklevel=3)
         suggestion = float(np.clip(lr_min / 10, lrs_a[0], lrs_a[-1]))
         if i_min >= 2:
             slope = np.gradient(smooth[: i_min + 1], np.log(lrs_a[: i_min + 1]))

@@ -53,11 +53,11 @@ def test_learner_picks_sigmoid_and_bce_for_multi_label(tiles, mnist_root):
 
 
 def test_tiles_reach_f2_095_within_4_epochs_and_export(tiles, tmp_path):
+    # The pretrained body stays frozen: four one-epoch SGDR cycles on augmented tiles. (Unfreezing
+    # for 15 iterations an epoch shifts BatchNorm statistics and costs more than it brings here.)
     learn = Learner.pretrained("tf_efficientnet_lite0", tiles, seed=0, progress=False)
     lr = learn.lr_find().suggestion
-    learn.fit(lr, 1)
-    learn.unfreeze()
-    learn.fit([lr / 9, lr / 3, lr], 2, cycle_len=1, cycle_mult=2)
+    learn.fit(lr, 4, cycle_len=1)
     assert learn.epoch == 4
     report = learn.optimize_thresholds()
     print(f"\n{report}")
@@ -90,7 +90,7 @@ def test_multi_label_interpretation(tiles, tmp_path):
     learn.fit(1e-2, 2)
     interp = learn.interpret()
     per_tag = interp.per_tag()
-    assert (per_tag[["tp", "fp", "fn", "tn"]].sum(1) == 120).all()
+    assert (per_tag[["tp", "fp", "fn", "tn"]].sum(axis=1) == 120).all()
     worst = interp.top_losses(4)
     assert interp.losses[worst[0]] == interp.losses.max()
     interp.plot_top_losses(4).savefig(tmp_path / "top.png")
