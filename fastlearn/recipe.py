@@ -118,8 +118,8 @@ def run_recipe(cfg: RecipeConfig) -> dict:
     summary = {"accuracy": valid.get("accuracy"), "valid_loss": valid["valid_loss"], "epochs": learn.epoch,
                "seconds": round(seconds, 1), "classes": list(data.classes), "arch": cfg.arch, "size": cfg.size,
                "lr": lr, "train_images": len(data.train_idx), "valid_images": len(data.valid_idx)}
-    trained_images = sum(len(data.train_idx) for r in rows)
-    summary["images_per_second"] = round(trained_images / seconds, 1) if seconds else None
+    # Training images seen per second of the whole run (lr_find, validation and export included).
+    summary["images_per_second"] = round(len(rows) * len(data.train_idx) / seconds, 1) if seconds else None
     if cfg.tta and not data.multi_label:
         probs, targets = learn.tta()
         summary["tta_accuracy"] = float((probs.argmax(1) == targets).float().mean())

@@ -181,7 +181,21 @@ class ImageData:
         return cls(labelled, valid_idx, test_items, multi_label=multi_label, seed=seed, path=path, **kwargs)
 
     @classmethod
-    def from_csv(cls, path: str | Path, csv: str | Path, folder: str = "train", **kwargs) -> "ImageData":
+    def from_csv(
+        cls,
+        path: str | Path,
+        csv: str | Path,
+        folder: str = "train",
+        fn_col: int | str = 0,
+        label_col: int | str = 1,
+        suffix: str = "",
+        valid_idxs: Sequence[int] | None = None,
+        valid_pct: float = 0.2,
+        multi_label: bool = False,
+        label_delim: str = " ",
+        test: str | None = None,
+        **kwargs,
+    ) -> "ImageData":
         """Like `from_df`, reading the table from `path/csv` (names kept as text, e.g. '0007')."""
         csv_path = Path(path) / csv
         if not csv_path.is_file():
@@ -190,7 +204,8 @@ class ImageData:
             df = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
         except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
             raise DataError(f"{csv_path} is not a readable CSV file: {e}") from None
-        return cls.from_df(path, df, folder, source=str(csv_path), **kwargs)
+        return cls.from_df(path, df, folder, fn_col, label_col, suffix, valid_idxs, valid_pct, multi_label,
+                           label_delim, test, source=str(csv_path), **kwargs)
 
     # ----- labels -----------------------------------------------------------------------
     def _classes(self) -> list[str]:

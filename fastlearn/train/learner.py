@@ -35,7 +35,7 @@ class PrecomputeWarning(UserWarning):
     """Training on precomputed activations: data augmentation has no effect."""
 
 
-def _is_norm_or_bias(name: str, p: nn.Parameter) -> bool:
+def _is_norm_or_bias(p: nn.Parameter) -> bool:
     return p.ndim <= 1  # biases and normalisation weights: no weight decay
 
 
@@ -178,11 +178,10 @@ class Learner:
     # ----- optimizer and rates ---------------------------------------------------------------------
     def _optimizer(self) -> torch.optim.Optimizer:
         if self.opt is None:
-            names = {id(p): n for n, p in self.model.named_parameters()}
             groups, self._opt_layer = [], []
             for g, params in enumerate(self.model.layer_groups):
-                decay = [p for p in params if not _is_norm_or_bias(names[id(p)], p)]
-                no_decay = [p for p in params if _is_norm_or_bias(names[id(p)], p)]
+                decay = [p for p in params if not _is_norm_or_bias(p)]
+                no_decay = [p for p in params if _is_norm_or_bias(p)]
                 for ps, wd in ((decay, self.wd), (no_decay, 0.0)):
                     if ps:
                         groups.append({"params": ps, "weight_decay": wd, "lr": 1e-3})
