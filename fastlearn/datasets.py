@@ -29,6 +29,11 @@ def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
     return table[:, :-1].reshape(-1, 28, 28).astype(np.uint8), table[:, -1]
 
 
+def _written(marker: Path, tag: str) -> bool:
+    """True when the folder of `marker` holds a complete export made with the same settings (`tag`)."""
+    return marker.is_file() and marker.read_text() == tag
+
+
 def _random_mask(n: int, count: int, seed: int) -> np.ndarray:
     """A boolean mask of length n with `count` True entries at seeded random places."""
     mask = np.zeros(n, bool)
@@ -55,9 +60,8 @@ def mnist_folders(dest: str | Path, valid_pct: float = 0.2, seed: int = 0, n: in
     folders are reused (a marker file records what was written).
     """
     dest = Path(dest)
-    marker = dest / ".fastlearn-mnist"
-    tag = f"valid_pct={valid_pct} seed={seed} n={n} digits={digits}"
-    if marker.is_file() and marker.read_text() == tag:
+    marker, tag = dest / ".fastlearn-mnist", f"valid_pct={valid_pct} seed={seed} n={n} digits={digits}"
+    if _written(marker, tag):
         return dest
     images, labels, rows = _selected(n, digits, seed)
     is_valid = _random_mask(len(labels), int(round(len(labels) * valid_pct)), seed)
@@ -73,9 +77,8 @@ def mnist_csv(dest: str | Path, n: int | None = None, n_test: int = 50, seed: in
     """The dog-breeds layout: `dest/train/<id>.png` (ids without extension in `dest/labels.csv`,
     columns id and label) and a random `n_test` digits, unlabelled, in `dest/test/`."""
     dest = Path(dest)
-    marker = dest / ".fastlearn-mnist-csv"
-    tag = f"n={n} n_test={n_test} seed={seed}"
-    if marker.is_file() and marker.read_text() == tag:
+    marker, tag = dest / ".fastlearn-mnist-csv", f"n={n} n_test={n_test} seed={seed}"
+    if _written(marker, tag):
         return dest
     images, labels, rows = _selected(n, None, seed)
     is_test = _random_mask(len(rows), n_test, seed + 1)
@@ -130,9 +133,8 @@ def shape_tiles(dest: str | Path, n: int = 600, size: int = 96, seed: int = 0) -
     `dest/labels.csv` (image_name, tags), tags being the shapes drawn (any of SHAPE_TAGS, each
     with probability 0.4, so some tiles have none), at random places, sizes and colours."""
     dest = Path(dest)
-    marker = dest / ".fastlearn-tiles"
-    tag = f"n={n} size={size} seed={seed}"
-    if marker.is_file() and marker.read_text() == tag:
+    marker, tag = dest / ".fastlearn-tiles", f"n={n} size={size} seed={seed}"
+    if _written(marker, tag):
         return dest
     (dest / "train").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
