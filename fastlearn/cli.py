@@ -21,6 +21,8 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", help="folder with train/ and valid/ class folders (or class folders), or the CSV's root")
     p.add_argument("--csv", help="labels CSV inside DATA (file names, labels), images in DATA/train")
     p.add_argument("--multi-label", action="store_true", help="space-separated tags per image (with --csv)")
+    p.add_argument("--folder", default="train", help="image folder inside DATA for --csv (default train)")
+    p.add_argument("--suffix", default="", help="appended to the CSV's file names, e.g. .jpg (with --csv)")
     p.add_argument("--arch", default="tf_efficientnet_lite0", help="timm model name (default tf_efficientnet_lite0)")
     p.add_argument("--size", type=int, default=224, help="image size in pixels (default 224)")
     p.add_argument("--bs", type=int, default=64, help="batch size (default 64)")
@@ -77,9 +79,10 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_train(a) -> None:
     from fastlearn.recipe import RecipeConfig, run_recipe
     out = a.out or str(Path("runs") / Path(a.data).resolve().name)
-    run_recipe(RecipeConfig(data=a.data, csv=a.csv, arch=a.arch, size=a.size, bs=a.bs, epochs=a.epochs, lr=a.lr,
-                            augment=a.augment, precompute=a.precompute, unfreeze=not a.no_unfreeze, tta=a.tta,
-                            multi_label=a.multi_label, out=out, resume=a.resume, seed=a.seed))
+    run_recipe(RecipeConfig(data=a.data, csv=a.csv, folder=a.folder, suffix=a.suffix, arch=a.arch, size=a.size,
+                            bs=a.bs, epochs=a.epochs, lr=a.lr, augment=a.augment, precompute=a.precompute,
+                            unfreeze=not a.no_unfreeze, tta=a.tta, multi_label=a.multi_label, out=out,
+                            resume=a.resume, seed=a.seed))
 
 
 def _cmd_lr_find(a) -> None:
@@ -87,8 +90,8 @@ def _cmd_lr_find(a) -> None:
     matplotlib.use("Agg")
     from fastlearn import Learner
     from fastlearn.recipe import RecipeConfig, _load_data
-    data = _load_data(RecipeConfig(data=a.data, csv=a.csv, size=a.size, bs=a.bs, augment=a.augment,
-                                   multi_label=a.multi_label, seed=a.seed))
+    data = _load_data(RecipeConfig(data=a.data, csv=a.csv, folder=a.folder, suffix=a.suffix, size=a.size, bs=a.bs,
+                                   augment=a.augment, multi_label=a.multi_label, seed=a.seed))
     result = Learner.pretrained(a.arch, data, seed=a.seed).lr_find()
     result.plot().savefig(a.out)
     print(f"{result}\nplot: {a.out}")

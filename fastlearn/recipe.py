@@ -20,6 +20,8 @@ class RecipeConfig:
 
     data: str
     csv: str | None = None
+    folder: str = "train"
+    suffix: str = ""
     arch: str = "tf_efficientnet_lite0"
     size: int = 224
     bs: int = 64
@@ -50,7 +52,8 @@ def _load_data(cfg: RecipeConfig):
     from fastlearn import ImageData
     opts = dict(size=cfg.size, bs=cfg.bs, augment=cfg.augment, seed=cfg.seed, progress=cfg.progress)
     if cfg.csv:
-        return ImageData.from_csv(cfg.data, cfg.csv, multi_label=cfg.multi_label, **opts)
+        return ImageData.from_csv(cfg.data, cfg.csv, folder=cfg.folder, suffix=cfg.suffix,
+                                  multi_label=cfg.multi_label, **opts)
     return ImageData.from_folder(cfg.data, **opts)
 
 
@@ -67,6 +70,8 @@ def run_recipe(cfg: RecipeConfig) -> dict:
     matplotlib.use("Agg")
     from fastlearn import Learner
 
+    from fastlearn.models.zoo import check_arch
+    check_arch(cfg.arch)  # before decoding any image
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -123,12 +128,16 @@ def run_recipe(cfg: RecipeConfig) -> dict:
     if cfg.tta and not data.multi_label:
         probs, targets = learn.tta()
         summary["tta_accuracy"] = float((probs.argmax(1) == targets).float().mean())
+    if data.multi_label:
+        report = learn.optimize_thresholds()
+        summary.update(f2=report.before, f2_optimised=report.after, thresholds=report.thresholds)
     learn.export(out / "model")
     if not data.multi_label:
         learn.interpret().plot_confusion_matrix().savefig(out / "confusion.png")
         learn.report(out / "report.html")
     _write_json(out / "summary.json", summary)
-    shown = f"accuracy {summary['accuracy']:.2%}" if summary["accuracy"] is not None else f"valid loss {valid['valid_loss']:.4f}"
+    shown = (f"accuracy {summary['accuracy']:.2%}" if summary["accuracy"] is not None
+             else f"F2 {summary['f2']:.4f}, {summary['f2_optimised']:.4f} at per-tag thresholds")
     print(f"{shown}" + (f", TTA {summary['tta_accuracy']:.2%}" if "tta_accuracy" in summary else "")
           + f" after {learn.epoch} epochs in {seconds:.0f}s; run folder {out}/")
     return summary

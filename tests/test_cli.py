@@ -73,14 +73,19 @@ def test_lr_find_evaluate_predict_export(small_digits, trained_run, tmp_path):
     assert (tmp_path / "m.onnx").stat().st_size > 1_000_000
 
 
+def _one_error_line(stderr: str) -> bool:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    return "error:" in lines[-1] and sum("error" in line for line in lines) == 1 and "Traceback" not in stderr
+
+
 def test_errors_are_one_line_with_nonzero_exit(tmp_path, small_digits):
     r = run("train", tmp_path / "nowhere", check=False)
-    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "nowhere" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "nowhere" in r.stderr and _one_error_line(r.stderr)
     (tmp_path / "empty" / "cats").mkdir(parents=True)
     r = run("train", tmp_path / "empty", check=False)
-    assert r.returncode == 1 and "no images" in r.stderr and r.stderr.count("\n") == 1
+    assert r.returncode == 1 and "no images" in r.stderr and _one_error_line(r.stderr)
     r = run("train", small_digits, "--arch", "resnet3", "--size", 32, check=False)
-    assert r.returncode == 1 and "unknown architecture" in r.stderr and r.stderr.count("\n") == 1
+    assert r.returncode == 1 and "unknown architecture" in r.stderr and r.stderr.count("\n") == 1  # before any decoding
     r = run("--debug", "train", tmp_path / "nowhere", check=False)
     assert r.returncode == 1 and "Traceback" in r.stderr
     r = subprocess.run([sys.executable, "-m", "fastlearn", "predict", tmp_path / "no-model", "x.png"],
@@ -115,3 +120,19 @@ def test_demo_runs_through_the_cli(tmp_path):
     assert (out / "batch.png").is_file() and (out / "report.html").is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs"] == 1 and summary["train_images"] == 4000 and "tta_accuracy" in summary
+
+
+def test_train_multi_label_from_a_csv(tmp_path):
+    from fastlearn.datasets import shape_tiles
+    root = shape_tiles(tmp_path / "tiles", n=200)
+    out = tmp_path / "run"
+    r = run("train", root, "--csv", "labels.csv", "--suffix", ".png", "--multi-label", "--size", 32, "--bs", 32,
+            "--epochs", 1, "--lr", "1e-2", "--augment", "top_down", "--out", out)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["classes"] == ["circle", "cross", "square", "stripe", "triangle"]
+    assert summary["f2_optimised"] >= summary["f2"] and len(summary["thresholds"]) == 5
+    assert "F2" in r.stdout and (out / "model" / "manifest.json").is_file()
+    manifest = json.loads((out / "model" / "manifest.json").read_text())
+    assert manifest["multi_label"] and manifest["threshold"] == summary["thresholds"]
+    r = run("predict", out / "model", root / "train" / "tile_00000.png")
+    assert r.stdout.startswith(str(root / "train" / "tile_00000.png"))

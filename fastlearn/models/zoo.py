@@ -23,7 +23,7 @@ from fastlearn.models.weights import (
     OFFLINE_ARCHS, WeightsUnavailableError, load_positional, packaged_weights_file, read_state_dict,
 )
 
-__all__ = ["create_body", "create_classifier", "list_models", "DEFAULT_ARCH"]
+__all__ = ["create_body", "create_classifier", "list_models", "check_arch", "DEFAULT_ARCH"]
 
 DEFAULT_ARCH = "tf_efficientnet_lite0"
 
@@ -65,12 +65,20 @@ def _hub_cached_file(arch: str) -> Path | None:
     return None
 
 
-def _timm_body(arch: str, pretrained: bool, weights: str | Path | None) -> tuple[nn.Module, dict]:
+def check_arch(arch: str | Callable) -> None:
+    """Raise ValueError, with close names, unless `arch` is a timm name or a callable."""
+    if callable(arch):
+        return
     import timm
     if arch not in timm.list_models():
         close = timm.list_models(f"*{arch}*")[:8]
         raise ValueError(f"unknown architecture {arch!r}." + (f" Did you mean: {', '.join(close)}?" if close else
                          " fastlearn.list_models('*pattern*') lists the names."))
+
+
+def _timm_body(arch: str, pretrained: bool, weights: str | Path | None) -> tuple[nn.Module, dict]:
+    import timm
+    check_arch(arch)
     source = "random init"
     body = None
     if pretrained and weights is None and (packaged := packaged_weights_file(arch)) is not None:
