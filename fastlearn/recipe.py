@@ -80,7 +80,8 @@ def run_recipe(cfg: RecipeConfig) -> dict:
     learn = Learner.pretrained(cfg.arch, data, seed=cfg.seed, model_dir=out / "checkpoints", progress=cfg.progress)
     state_path = out / "state.json"
     state = json.loads(state_path.read_text()) if cfg.resume and state_path.is_file() else {"done": []}
-    if state["done"]:
+    resumed = bool(state["done"])
+    if resumed:
         learn.load("last")
         print(f"resuming after phase(s) {', '.join(state['done'])} from {out}")
 
@@ -117,7 +118,11 @@ def run_recipe(cfg: RecipeConfig) -> dict:
         finish_phase("unfrozen")
 
     rows = learn.recorder.rows
-    pd.DataFrame([{k: v for k, v in r.items() if k != "iteration"} for r in rows]).to_csv(out / "metrics.csv", index=False)
+    table = pd.DataFrame([{k: v for k, v in r.items() if k != "iteration"} for r in rows])
+    if resumed and (out / "metrics.csv").is_file():  # keep the epochs of the run being resumed
+        table = pd.concat([pd.read_csv(out / "metrics.csv"), table], ignore_index=True)
+    with atomic_path(out / "metrics.csv") as tmp:
+        table.to_csv(tmp, index=False)
     seconds = time.perf_counter() - t0
     valid = learn.validate()
     summary = {"accuracy": valid.get("accuracy"), "valid_loss": valid["valid_loss"], "epochs": learn.epoch,

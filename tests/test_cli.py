@@ -56,6 +56,7 @@ def test_resume_skips_finished_phases(small_digits, trained_run):
                 "--resume")
     assert "resuming after phase(s) frozen, unfrozen" in again.stdout
     assert json.loads((out / "state.json").read_text())["done"] == ["frozen", "unfrozen"]
+    assert len(pd.read_csv(out / "metrics.csv")) == 2  # the resumed run's epochs are kept
 
 
 def test_lr_find_evaluate_predict_export(small_digits, trained_run, tmp_path):
