@@ -10,7 +10,6 @@ Errors are one line on stderr and a non-zero exit; --debug shows the traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

@@ -1,10 +1,7 @@
 """Every subcommand through the real command line."""
 import json
-import os
-import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 

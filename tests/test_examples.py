@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

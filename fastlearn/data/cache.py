@@ -114,7 +114,7 @@ class ImageCache:
                     if bar is not None:
                         bar.update()
             pixels.flush()
-            del pixels
+            pixels = None  # release the memmap before renaming (required on Windows)
             meta = {"version": _FORMAT_VERSION, "size": size, "method": method, "n": len(paths),
                     "shapes": shapes.tolist(), "bad": {str(k): v for k, v in sorted(bad.items())},
                     "seconds": round(time.perf_counter() - t0, 3)}

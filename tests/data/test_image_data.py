@@ -5,7 +5,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from PIL import Image
 
 from fastlearn.data import BadImageWarning, DataError, ImageData, random_split
 from fastlearn.datasets import mnist_digits

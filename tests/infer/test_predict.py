@@ -45,7 +45,7 @@ def test_submission_csv_in_kaggle_layout(trained_digits, tmp_path):
     learn = trained_digits
     df = learn.submission(tmp_path / "sub.csv")
     back = pd.read_csv(tmp_path / "sub.csv", dtype={"id": str})
-    assert list(back.columns) == ["id"] + [str(d) for d in range(10)] and len(back) == 40
+    assert list(back.columns) == ["id"] + [str(d) for d in range(10)] and len(back) == 40 == len(df)
     assert back["id"][0] == sorted(p.stem for p in learn.data.paths_of("test"))[0]
     probs, targets = learn.predict()
     clip, loss = best_clip(probs.numpy(), targets.numpy())
