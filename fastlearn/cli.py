@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("paths", nargs="+")
     pr.add_argument("--top", type=int, default=3, help="classes to show per image")
     pr.add_argument("--csv", help="write all predictions to this CSV")
+    pr.add_argument("--tta", action="store_const", const=4, default=0,
+                    help="average with 4 views under the training augmentation")
 
     x = sub.add_parser("export", help="convert a bundle to ONNX")
     x.add_argument("model")
@@ -126,7 +128,7 @@ def _cmd_predict(a) -> None:
             files.append(p)
         else:
             raise FileNotFoundError(f"{p} does not exist")
-    results = pred.predict_many(files, k=a.top)
+    results = pred.predict_many(files, k=a.top, tta=a.tta)
     for f, r in zip(files, results):
         label = " ".join(r.label) if isinstance(r.label, list) else r.label
         print(f"{f}\t{label}\t" + "  ".join(f"{c} {p:.4f}" for c, p in r.top))

@@ -67,6 +67,8 @@ def test_lr_find_evaluate_predict_export(small_digits, trained_run, tmp_path):
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 3 + len(list((small_digits / "valid" / "1").glob("*.png")))
     assert lines[0].startswith(str(some[0])) and (tmp_path / "p.csv").is_file()
+    r = run("predict", out / "model", *some, "--tta", check=False)  # trained with --augment none
+    assert r.returncode == 1 and "no training augmentation" in r.stderr
     run("export", out / "model", "--onnx", tmp_path / "m.onnx")
     assert (tmp_path / "m.onnx").stat().st_size > 1_000_000
 
@@ -134,3 +136,5 @@ def test_train_multi_label_from_a_csv(tmp_path):
     assert manifest["multi_label"] and manifest["threshold"] == summary["thresholds"]
     r = run("predict", out / "model", root / "train" / "tile_00000.png")
     assert r.stdout.startswith(str(root / "train" / "tile_00000.png"))
+    r = run("predict", out / "model", "--tta", root / "train" / "tile_00000.png", root / "train" / "tile_00001.png")
+    assert len(r.stdout.strip().splitlines()) == 2  # top_down views replayed from the bundle

@@ -170,6 +170,27 @@ class BatchAugment:
     def __repr__(self) -> str:
         return f"BatchAugment({self.transforms!r})"
 
+    def to_json(self) -> list[dict] | None:
+        """The transforms as JSON-able dicts, or None if any is not one of this module's."""
+        import dataclasses
+        known = {t.__name__: t for t in (Flip, Dihedral, Rotate, Zoom, Lighting)}
+        if not all(type(t).__name__ in known and type(t) is known[type(t).__name__] for t in self.transforms):
+            return None
+        return [{"type": type(t).__name__, **dataclasses.asdict(t)} for t in self.transforms]
+
+    @classmethod
+    def from_json(cls, spec: list[dict]) -> "BatchAugment":
+        """Rebuild what `to_json` wrote."""
+        known = {t.__name__: t for t in (Flip, Dihedral, Rotate, Zoom, Lighting)}
+        out = []
+        for item in spec:
+            item = dict(item)
+            name = item.pop("type")
+            if name not in known:
+                raise ValueError(f"unknown augmentation {name!r} in the bundle")
+            out.append(known[name](**item))
+        return cls(out)
+
     def warp(self, x: torch.Tensor, size: int, g: torch.Generator) -> torch.Tensor:
         """The geometric transforms as one resampling to `size` (any value range)."""
         if not self.geometric:

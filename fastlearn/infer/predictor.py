@@ -69,20 +69,37 @@ class Predictor:
             return load_resized(item, self.cache_size, self.resize_method)[0]
         return resize_square(to_rgb_image(item, name), self.cache_size, self.resize_method)
 
-    @torch.no_grad()
-    def _probs_of_pixels(self, pixels: np.ndarray) -> torch.Tensor:
-        x = eval_batch(torch.from_numpy(pixels).to(self.device), self.size, self.mean, self.std)
-        return probabilities(self.model(x).float().cpu(), self.multi_label, self.temperature)
+    def _augment(self):
+        from fastlearn.data.augment import BatchAugment
+        spec = self.manifest.get("augment")
+        if not spec:
+            raise ValueError("this bundle records no training augmentation (custom transforms, or none), "
+                             "so test-time augmentation is unavailable; predict without --tta")
+        return BatchAugment.from_json(spec)
 
-    def probs(self, items: Sequence, bs: int = 64) -> torch.Tensor:
-        """Class probabilities (n, c) for paths, PIL images, encoded bytes or arrays, in batches.
+    @torch.no_grad()
+    def _probs_of_pixels(self, pixels: np.ndarray, tta: int = 0) -> torch.Tensor:
+        x8 = torch.from_numpy(pixels).to(self.device)
+        views = [self.model(eval_batch(x8, self.size, self.mean, self.std))]
+        if tta:
+            augment, g = self._augment(), torch.Generator().manual_seed(0)
+            mean, std = self.mean.view(1, 3, 1, 1).to(self.device), self.std.view(1, 3, 1, 1).to(self.device)
+            for _ in range(tta):
+                x = augment(x8.permute(0, 3, 1, 2).float().div_(255), self.size, g)
+                views.append(self.model((x - mean) / std))
+        probs = [probabilities(v.float().cpu(), self.multi_label, self.temperature) for v in views]
+        return torch.stack(probs).mean(0)
+
+    def probs(self, items: Sequence, bs: int = 64, tta: int = 0) -> torch.Tensor:
+        """Class probabilities (n, c) for paths, PIL images, encoded bytes or arrays, in batches;
+        `tta=n` averages the centre view with n views under the training augmentation.
         A bad item raises BadImageError naming it."""
         out = []
         for start in range(0, len(items), bs):
             chunk = items[start:start + bs]
             pixels = np.stack([self._pixels(it, str(it) if isinstance(it, (str, Path)) else f"item {start + i}")
                                for i, it in enumerate(chunk)])
-            out.append(self._probs_of_pixels(pixels))
+            out.append(self._probs_of_pixels(pixels, tta))
         return torch.cat(out) if out else torch.zeros(0, len(self.classes))
 
     def _prediction(self, p: torch.Tensor, k: int) -> Prediction:
@@ -98,9 +115,9 @@ class Predictor:
         """The prediction for one image (path, PIL image, bytes or array), with the top `k` classes."""
         return self._prediction(self.probs([item])[0], k)
 
-    def predict_many(self, items: Sequence, k: int = 3, bs: int = 64) -> list[Prediction]:
-        """Predictions for many images, computed in batches."""
-        return [self._prediction(p, k) for p in self.probs(items, bs)]
+    def predict_many(self, items: Sequence, k: int = 3, bs: int = 64, tta: int = 0) -> list[Prediction]:
+        """Predictions for many images, computed in batches (`tta=n`: with n augmented views)."""
+        return [self._prediction(p, k) for p in self.probs(items, bs, tta)]
 
     def predict_folder(self, folder: str | Path, csv: str | Path | None = None, bs: int = 64) -> pd.DataFrame:
         """Every image under `folder`: file, predicted label, its probability, and one column per

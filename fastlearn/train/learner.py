@@ -460,7 +460,8 @@ class Learner:
                     "classes": list(data.classes), "multi_label": self.multi_label, "size": data.size,
                     "cache_size": data.cache_size, "resize_method": data.resize_method,
                     "mean": list(data.stats[0]), "std": list(data.stats[1]), "temperature": self.temperature,
-                    "threshold": self.threshold, "weights_source": meta.get("weights")}
+                    "threshold": self.threshold, "weights_source": meta.get("weights"),
+                    "augment": data.augment.to_json() if getattr(data, "augment", None) is not None else None}
         return write_bundle(path, self.model, manifest)
 
     def to_onnx(self, path: str | Path) -> Path:

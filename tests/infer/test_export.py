@@ -106,3 +106,14 @@ def test_onnx_matches_pytorch_probabilities(trained_digits, tmp_path):
         torch_probs = torch.softmax(learn.model(x) / learn.temperature, dim=1).cpu().numpy()
     assert onnx_probs.shape == (64, 10)
     np.testing.assert_allclose(onnx_probs, torch_probs, atol=1e-4)
+
+
+def test_predictor_tta_uses_the_recorded_augmentation(trained_digits, bundle):
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert [t["type"] for t in manifest["augment"]] == ["Rotate", "Zoom", "Lighting"]
+    pred = load_learner(bundle)
+    files = trained_digits.data.paths_of("valid")[:32]
+    plain, tta = pred.probs(files), pred.probs(files, tta=4)
+    assert not torch.allclose(plain, tta) and torch.allclose(tta.sum(1), torch.ones(32), atol=1e-5)
+    assert (plain.argmax(1) == tta.argmax(1)).float().mean() > 0.9
+    assert torch.equal(pred.probs(files, tta=4), tta)  # seeded: the same views every call
