@@ -137,9 +137,13 @@ def run_recipe(cfg: RecipeConfig) -> dict:
         report = learn.optimize_thresholds()
         summary.update(f2=report.before, f2_optimised=report.after, thresholds=report.thresholds)
     learn.export(out / "model")
-    if not data.multi_label:
-        learn.interpret().plot_confusion_matrix().savefig(out / "confusion.png")
-        learn.report(out / "report.html")
+    if not data.multi_label:  # one pass over the validation set serves both
+        from fastlearn.infer.predictions import predict
+        from fastlearn.interpret.interpretation import Interpretation
+        probs, targets = predict(learn, "valid")
+        Interpretation.from_predictions(data, "valid", probs, targets).plot_confusion_matrix().savefig(
+            out / "confusion.png")
+        learn.report(out / "report.html", predictions=(probs, targets))
     _write_json(out / "summary.json", summary)
     shown = (f"accuracy {summary['accuracy']:.2%}" if summary["accuracy"] is not None
              else f"F2 {summary['f2']:.4f}, {summary['f2_optimised']:.4f} at per-tag thresholds")

@@ -36,13 +36,14 @@ def _figure(title: str, fig) -> str:
            f'src="data:image/png;base64,{_png(fig)}"></figure>'
 
 
-def write_report(learn, path: str | Path, k_losses: int = 9) -> Path:
-    """Write the report for `learn` (single-label) on its validation set to `path`."""
+def write_report(learn, path: str | Path, k_losses: int = 9, predictions=None) -> Path:
+    """Write the report for `learn` (single-label) on its validation set to `path`.
+    `predictions`: (probabilities, targets) of the validation set, if already computed."""
     from fastlearn.infer.predictions import evaluate, predict
     from fastlearn.interpret.calibration import expected_calibration_error, reliability_diagram
     from fastlearn.interpret.interpretation import Interpretation
 
-    probs, targets = predict(learn, "valid")
+    probs, targets = predictions if predictions is not None else predict(learn, "valid")
     interp = Interpretation.from_predictions(learn.data, "valid", probs, targets)
     ev = evaluate(probs, targets, list(learn.data.classes))
     meta = getattr(learn.model, "meta", {})

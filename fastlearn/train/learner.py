@@ -152,9 +152,10 @@ class Learner:
         """(train loader, valid loader, module to train) for the current mode."""
         if not self._precompute:
             return self.data.train_dl, self.data.valid_dl, self.model
-        if self._activations is None:
-            self._activations, _ = precomputed_activations(self.model, self.data, getattr(self.data, "cache_dir", None))
-        a = {k: v.to(self.device) for k, v in self._activations.items()}
+        if self._activations is None:  # computed (or read from disk) and moved to the device once
+            acts, _ = precomputed_activations(self.model, self.data, getattr(self.data, "cache_dir", None))
+            self._activations = {k: v.to(self.device) for k, v in acts.items()}
+        a = self._activations
         seed = getattr(self.data, "seed", 42) + self.epoch
         bs = self.data.bs
         return (TensorLoader(a["train_x"], a["train_y"], bs, shuffle=True, drop_last=True, seed=seed),
@@ -355,8 +356,9 @@ class Learner:
         from tqdm.auto import tqdm
         bar = tqdm(total=num_it, desc="lr_find", leave=False, unit="batch", disable=not self.progress)
         module.train()
+        stop = False
         try:
-            while len(tried) < num_it:
+            while not stop:  # as many passes over the data as the sweep needs
                 for xb, yb in train_dl:
                     lr = float(lrs[len(tried)])
                     for group in opt.param_groups:
@@ -371,10 +373,9 @@ class Learner:
                     bar.update()
                     smoothed = smooth_losses(raw)[-1]
                     best = min(best, smoothed)
-                    if should_stop(smoothed, best, len(tried)) or len(tried) >= num_it:
+                    stop = should_stop(smoothed, best, len(tried)) or len(tried) >= num_it
+                    if stop:
                         break
-                if should_stop(smooth_losses(raw)[-1], best, len(tried)):
-                    break
         finally:
             bar.close()
             self.model.load_state_dict(saved_model)
@@ -472,10 +473,11 @@ class Learner:
         finally:
             self.model.to(self.device)
 
-    def report(self, path: str | Path) -> Path:
-        """One self-contained HTML page: curves, lr_find, confusion matrix, top losses, reliability, per-class metrics."""
+    def report(self, path: str | Path, predictions=None) -> Path:
+        """One self-contained HTML page: curves, lr_find, confusion matrix, top losses, reliability,
+        per-class metrics. `predictions`: the validation (probabilities, targets), if already computed."""
         from fastlearn.interpret.report import write_report
-        return write_report(self, path)
+        return write_report(self, path, predictions=predictions)
 
     # ----- saving ---------------------------------------------------------------------------------------
     def save(self, name: str, with_opt: bool = False) -> Path:
