@@ -3,11 +3,12 @@ import json
 import os
 import shutil
 import threading
+import time
 import urllib.request
 
 import pytest
 
-from fastlearn.app import make_server
+from fastlearn.app import make_app
 
 
 def _driver():
@@ -28,19 +29,40 @@ def _driver():
 
 @pytest.fixture(scope="module")
 def server(trained_digits, tmp_path_factory):
+    import uvicorn
     bundle = trained_digits.export(tmp_path_factory.mktemp("app") / "model")
-    srv = make_server(bundle, port=0, max_bytes=2_000_000)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    srv = uvicorn.Server(uvicorn.Config(make_app(bundle, max_bytes=2_000_000), host="127.0.0.1", port=0,
+                                        log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/"
-    srv.shutdown()
-    srv.server_close()
+    deadline = time.monotonic() + 60
+    while not srv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{srv.servers[0].sockets[0].getsockname()[1]}/"
+    srv.should_exit = True
+    thread.join(10)
 
 
-def test_upload_a_digit_in_the_browser(server, trained_digits):
+def _upload(driver, path, timeout=60):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
+    field = WebDriverWait(driver, timeout).until(
+        EC.presence_of_element_located((By.CSS_SELECTOR, "#upload input[type=file]")))
+    field.send_keys(str(path))
+
+
+def _wait_text(driver, css, containing="", timeout=60):
+    """The first non-empty text of an element matching `css` (that contains `containing`)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    return WebDriverWait(driver, timeout).until(lambda d: next(
+        (e.text for e in d.find_elements(By.CSS_SELECTOR, css) if e.text.strip() and containing in e.text), False))
+
+
+def test_upload_a_digit_in_the_browser(server, trained_digits, tmp_path):
+    from selenium.webdriver.common.by import By
     data = trained_digits.data
     probs, targets = trained_digits.predict()
     i = int(((probs.argmax(1) == targets) & (probs.max(1).values > 0.9)).nonzero()[0])
@@ -48,11 +70,24 @@ def test_upload_a_digit_in_the_browser(server, trained_digits):
     driver = _driver()
     try:
         driver.get(server)
-        assert "classes" in driver.page_source
-        driver.find_element(By.ID, "file").send_keys(str(path))
-        label = WebDriverWait(driver, 60).until(EC.presence_of_element_located((By.ID, "label")))
-        assert label.text == truth
-        assert len(driver.find_elements(By.CSS_SELECTOR, "#top tr")) == 5
+        _wait_text(driver, "body", "10 classes")
+        _upload(driver, path)
+        assert _wait_text(driver, "#prediction [data-testid=label-output-value]") == truth
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#prediction [data-testid$=-confidence-set]")) == 5
+        # A non-image gets our decoder's message, and the page still classifies afterwards.
+        bad = tmp_path / "notes.png"
+        bad.write_text("these are notes, not a picture")
+        driver.get(server)
+        _upload(driver, bad)
+        assert "cannot read this file" in _wait_text(driver, "[data-testid=toast-text]")
+        big = tmp_path / "big.png"
+        big.write_bytes(path.read_bytes() + b"\0" * 2_000_001)
+        driver.get(server)
+        _upload(driver, big)
+        assert "maximum allowed size" in _wait_text(driver, "[data-testid=toast-text]")
+        driver.get(server)
+        _upload(driver, path)
+        assert _wait_text(driver, "#prediction [data-testid=label-output-value]") == truth
     finally:
         driver.quit()
 
