@@ -1,0 +1,382 @@
+"""fastlearn against fastai 2.8, side by side on this machine, in one run.
+
+    python bench/compare_fastai.py --quick            # the digits, Lite0, A B A B: ~12 min on 2 cores
+    python bench/compare_fastai.py                    # + resnet18 from scratch, + 2,000 JPEGs at 128 px
+    python bench/compare_fastai.py --record           # also append the tables to bench/RESULTS.md
+
+Needs fastai: pip install -e '.[bench]'. Each library runs in its own fresh process (so peak
+resident memory is its own), alternately: fastlearn, fastai, fastlearn, fastai... Both get the same
+images, architecture, weights (the packaged ImageNet Lite0 file, loaded tensor by tensor), image
+size, batch size, augmentation (rotate 10, zoom 1.1, lighting 0.2, no flips, no warp), learning
+rate, epochs and seed, and the same recipe: lr_find (100 iterations at most), one frozen one-cycle
+epoch at `lr`, unfreeze, one-cycle epochs at slice(lr/200, lr/2) (what `fine_tune` does), predict
+the validation set, TTA with 4 augmented views. Each library uses its documented defaults
+otherwise (fastai: `ImageDataLoaders.from_folder` with `Resize` item transforms, batch transforms,
+its default worker processes; fastlearn: the decode-once image cache, built in the first run and
+warm afterwards).
+
+The ceiling is a model-only process: the training step (forward, backward, AdamW) and the
+evaluation forward pass on tensors already in memory, same architecture, size and batch size.
+Pipeline efficiency = the ceiling's time for an epoch's images / the measured epoch time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AUG = dict(max_rotate=10.0, max_zoom=1.1, max_lighting=0.2)
+PHASES = ("load", "lr_find", "frozen epoch", "unfrozen epoch", "predict", "tta")
+
+
+# ----- data ------------------------------------------------------------------------------------------
+def generated_photos(dest: Path, n: int = 2000, classes: int = 10, seed: int = 0) -> Path:
+    """`n` photo-sized (about 500x375) JPEGs in `classes` folders, 80% train / 20% valid. Each
+    class is a colour and a shape on a noisy gradient, so the set is learnable, though only its
+    throughput is compared."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+    marker = dest / ".complete"
+    if marker.exists() and marker.read_text() == f"{n} {classes} {seed}":
+        return dest
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        c = i % classes
+        w, h = int(rng.integers(440, 560)), int(rng.integers(330, 420))
+        grad = np.linspace(0, 1, w)[None, :, None] * rng.uniform(60, 160, 3)
+        pix = np.clip(grad + rng.normal(90, 25, (h, w, 3)), 0, 255).astype("uint8")
+        im = Image.fromarray(pix)
+        draw = ImageDraw.Draw(im)
+        colour = tuple(int(v) for v in np.array([(c * 67) % 256, (c * 131) % 256, (c * 199) % 256]))
+        x0, y0 = int(rng.integers(0, w // 2)), int(rng.integers(0, h // 2))
+        box = (x0, y0, x0 + int(rng.integers(80, w // 2)), y0 + int(rng.integers(80, h // 2)))
+        (draw.ellipse if c % 2 else draw.rectangle)(box, fill=colour)
+        split = "valid" if i % 5 == 0 else "train"
+        folder = dest / split / f"class{c}"
+        folder.mkdir(parents=True, exist_ok=True)
+        im.save(folder / f"{i:05d}.jpg", quality=90)
+    marker.write_text(f"{n} {classes} {seed}")
+    return dest
+
+
+def prepare(work: Path, quick: bool) -> list[dict]:
+    """The cases to run: data folder, architecture, size, batch size, epochs, rate."""
+    from fastlearn.datasets import mnist_folders
+    digits = mnist_folders(work / "digits")
+    cases = [dict(name="digits, Lite0 (ImageNet weights)", data=str(digits), arch="tf_efficientnet_lite0",
+                  pretrained=True, size=64, bs=64, epochs=1, lr=1e-2, accuracy=True)]
+    if not quick:
+        photos = generated_photos(work / "photos")
+        cases += [
+            dict(name="digits, resnet18 from scratch", data=str(digits), arch="resnet18", pretrained=False,
+                 size=64, bs=64, epochs=1, lr=1e-2, accuracy=True),
+            dict(name="2,000 JPEGs 500x375, Lite0, 128 px (throughput)", data=str(photos),
+                 arch="tf_efficientnet_lite0", pretrained=True, size=128, bs=64, epochs=1, lr=1e-2,
+                 accuracy=False),
+        ]
+    return cases
+
+
+# ----- the workers (each in its own process) ---------------------------------------------------------
+def _tree_pss_mb(pid: int) -> float:
+    """Proportional set size of a process and all its descendants (fastai's DataLoader workers
+    included), in MB. PSS splits shared pages between the processes that share them, so forked
+    workers are not counted twice the way summed RSS would count them."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) / 1024
+                    break
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue  # the process ended meanwhile
+    return total
+
+
+class Phases:
+    """Wall time, image count and peak memory (MB) of each phase. Memory is sampled every 50 ms
+    from /proc: the PSS of this process and its children (ru_maxrss where /proc is missing)."""
+
+    def __init__(self):
+        import threading
+        self.rows: dict[str, dict] = {}
+        self._peak, self._stop = 0.0, threading.Event()
+        self._proc = Path(f"/proc/{os.getpid()}/smaps_rollup").exists()
+        if self._proc:
+            threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self):
+        while not self._stop.wait(0.05):
+            self._peak = max(self._peak, _tree_pss_mb(os.getpid()))
+
+    def run(self, name: str, images: int, fn):
+        self._peak = _tree_pss_mb(os.getpid()) if self._proc else 0.0
+        t0 = time.perf_counter()
+        out = fn()
+        seconds = time.perf_counter() - t0
+        peak = max(self._peak, _tree_pss_mb(os.getpid())) if self._proc else \
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        self.rows[name] = dict(seconds=seconds, images=images, peak_mb=peak)
+        return out
+
+
+def lite0_state_dict():
+    """The packaged Lite0 ImageNet weights, renamed onto timm's tf_efficientnet_lite0."""
+    import timm
+    from fastlearn.models.weights import load_positional, packaged_weights_file, read_state_dict
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0, global_pool="")
+    path = packaged_weights_file("tf_efficientnet_lite0")
+    load_positional(model, read_state_dict(path), str(path))
+    return model.state_dict()
+
+
+def worker_fastlearn(case: dict, work: Path, seed: int) -> dict:
+    import torch
+    from fastlearn import ImageData, Learner
+    from fastlearn.data import Lighting, Rotate, Zoom
+    torch.manual_seed(seed)
+    ph = Phases()
+    augment = [Rotate(AUG["max_rotate"]), Zoom(AUG["max_zoom"]), Lighting(AUG["max_lighting"])]
+    data = ph.run("load", 0, lambda: ImageData.from_folder(
+        case["data"], size=case["size"], bs=case["bs"], augment=augment, cache_dir=work / "fastlearn-cache",
+        progress=False))
+    n_train, n_valid = len(data.paths_of("train")), len(data.paths_of("valid"))
+    learn = Learner.pretrained(case["arch"], data, pretrained=case["pretrained"], seed=seed, progress=False)
+    lr = case["lr"]
+    finder = ph.run("lr_find", 0, lambda: learn.lr_find(num_it=100))
+    ph.rows["lr_find"]["images"] = len(finder.lrs) * case["bs"]
+    learn.freeze()
+    ph.run("frozen epoch", n_train + n_valid, lambda: learn.fit_one_cycle(1, lr, pct_start=0.99))
+    learn.unfreeze()
+    ph.run("unfrozen epoch", (n_train + n_valid) * case["epochs"],
+           lambda: learn.fit_one_cycle(case["epochs"], slice(lr / 200, lr / 2), pct_start=0.3, div=5.0))
+    probs, targets = ph.run("predict", n_valid, lambda: learn.predict())
+    tta_probs, _ = ph.run("tta", 5 * n_valid, lambda: learn.tta(n=4))
+    return dict(phases=ph.rows, accuracy=float((probs.argmax(1) == targets).float().mean()),
+                tta_accuracy=float((tta_probs.argmax(1) == targets).float().mean()), n_train=n_train,
+                n_valid=n_valid, lr_find_suggestion=finder.suggestion)
+
+
+def worker_fastai(case: dict, work: Path, seed: int) -> dict:
+    import warnings
+    warnings.filterwarnings("ignore")
+    from fastai.vision.all import (ImageDataLoaders, Normalize, Resize, accuracy, aug_transforms, imagenet_stats,
+                                   set_seed, vision_learner)
+    from fastai.callback.progress import ProgressCallback
+    set_seed(seed, reproducible=True)
+    ph = Phases()
+    stats = ([0.5] * 3, [0.5] * 3) if case["arch"].startswith("tf_efficientnet") else imagenet_stats
+    batch_tfms = [*aug_transforms(do_flip=False, max_warp=0.0, **AUG), Normalize.from_stats(*stats)]
+    dls = ph.run("load", 0, lambda: ImageDataLoaders.from_folder(
+        case["data"], train="train", valid="valid", item_tfms=Resize(case["size"]), batch_tfms=batch_tfms,
+        bs=case["bs"], seed=seed))
+    n_train, n_valid = len(dls.train_ds), len(dls.valid_ds)
+    # The timm name, as fastlearn uses; pretrained=False because fastai would fetch weights from
+    # the hub: the packaged file goes in below.
+    learn = vision_learner(dls, case["arch"], pretrained=False, metrics=accuracy)
+    learn.remove_cb(ProgressCallback)
+    learn.logger = lambda *a, **k: None
+    if case["pretrained"]:
+        learn.model[0].model.load_state_dict(lite0_state_dict())
+    lr = case["lr"]
+    learn.freeze()
+    finder = ph.run("lr_find", 0, lambda: learn.lr_find(num_it=100, show_plot=False))
+    ph.rows["lr_find"]["images"] = len(learn.recorder.lrs) * case["bs"]
+    ph.run("frozen epoch", n_train + n_valid, lambda: learn.fit_one_cycle(1, lr, pct_start=0.99))
+    learn.unfreeze()
+    ph.run("unfrozen epoch", (n_train + n_valid) * case["epochs"],
+           lambda: learn.fit_one_cycle(case["epochs"], slice(lr / 200, lr / 2), pct_start=0.3, div=5.0))
+    probs, targets = ph.run("predict", n_valid, lambda: learn.get_preds())
+    tta_probs, _ = ph.run("tta", 5 * n_valid, lambda: learn.tta(n=4))
+    return dict(phases=ph.rows, accuracy=float((probs.argmax(1) == targets).float().mean()),
+                tta_accuracy=float((tta_probs.argmax(1) == targets).float().mean()), n_train=n_train,
+                n_valid=n_valid, lr_find_suggestion=float(finder.valley))
+
+
+def worker_ceiling(case: dict, work: Path, seed: int, steps: int = 12) -> dict:
+    """Model-only throughput: a training step and an evaluation pass on tensors in memory."""
+    import torch
+    from fastlearn import Learner
+    from fastlearn.models.zoo import create_classifier
+    torch.manual_seed(seed)
+    model = create_classifier(case["arch"], 10, pretrained=case["pretrained"])
+    model.freeze_to(0)
+    opt = torch.optim.AdamW(model.parameters(), 1e-3)
+    x = torch.randn(case["bs"], 3, case["size"], case["size"])
+    y = torch.randint(0, 10, (case["bs"],))
+    loss_fn = torch.nn.functional.cross_entropy
+
+    def train_steps(n):
+        model.train()
+        for _ in range(n):
+            loss_fn(model(x), y).backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+    @torch.no_grad()
+    def eval_steps(n):
+        model.eval()
+        for _ in range(n):
+            model(x)
+    del Learner
+    out = {}
+    for name, fn in (("train", train_steps), ("eval", eval_steps)):
+        fn(3)  # warm-up
+        t0 = time.perf_counter()
+        fn(steps)
+        out[f"{name}_img_s"] = steps * case["bs"] / (time.perf_counter() - t0)
+    # the frozen body: forward through it without gradients, train the head
+    model.freeze_to(-1)
+    train_steps(3)
+    t0 = time.perf_counter()
+    train_steps(steps)
+    out["frozen_train_img_s"] = steps * case["bs"] / (time.perf_counter() - t0)
+    return out
+
+
+WORKERS = {"fastlearn": worker_fastlearn, "fastai": worker_fastai, "ceiling": worker_ceiling}
+
+
+def spawn(lib: str, case: dict, work: Path, seed: int) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", lib, "--case", json.dumps(case),
+           "--work", str(work), "--seed", str(seed)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+        raise SystemExit(f"the {lib} worker failed on {case['name']} (exit {proc.returncode})")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+# ----- the report ----------------------------------------------------------------------------------
+def spread(values: list[float], fmt: str) -> str:
+    if len(values) == 1:
+        return format(values[0], fmt)
+    return f"{format(statistics.median(values), fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
+
+
+def ceiling_seconds(phase: str, run: dict, ceiling: dict, case: dict) -> float | None:
+    """The ceiling's time for the images the phase handled (training and validation passes)."""
+    n_train, n_valid = run["n_train"], run["n_valid"]
+    epochs = case["epochs"] if phase == "unfrozen epoch" else 1
+    if phase == "frozen epoch":
+        return n_train / ceiling["frozen_train_img_s"] + n_valid / ceiling["eval_img_s"]
+    if phase == "unfrozen epoch":
+        return epochs * (n_train / ceiling["train_img_s"] + n_valid / ceiling["eval_img_s"])
+    if phase == "predict":
+        return n_valid / ceiling["eval_img_s"]
+    if phase == "tta":
+        return 5 * n_valid / ceiling["eval_img_s"]
+    return None
+
+
+def table(case: dict, runs: dict[str, list[dict]], ceiling: dict) -> str:
+    fl, fa = runs["fastlearn"], runs["fastai"]
+    lines = [f"### {case['name']}", "",
+             f"size {case['size']}, batch {case['bs']}, {case['epochs']} unfrozen epoch(s), lr {case['lr']}, "
+             f"{fl[0]['n_train']} train / {fl[0]['n_valid']} valid images; {len(fl)} run(s) each, "
+             "median (min-max).", "",
+             "| phase | fastlearn s | fastai s | ratio fl/fa | fastlearn img/s | fastai img/s | "
+             "fastlearn peak MB | fastai peak MB | fastlearn pipeline eff. |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for phase in PHASES:
+        s_fl = [r["phases"][phase]["seconds"] for r in fl]
+        s_fa = [r["phases"][phase]["seconds"] for r in fa]
+        ratios = [a / b for a, b in zip(s_fl, s_fa)]
+        ips = lambda rs: [r["phases"][phase]["images"] / r["phases"][phase]["seconds"] for r in rs]  # noqa: E731
+        mem = lambda rs: [r["phases"][phase]["peak_mb"] for r in rs]  # noqa: E731
+        ceil = ceiling_seconds(phase, fl[0], ceiling, case)
+        eff = spread([ceil / s for s in s_fl[1:] or s_fl], ".2f") if ceil else ""  # warm-cache runs
+        img = phase not in ("load",)
+        lines.append(f"| {phase} | {spread(s_fl, '.1f')} | {spread(s_fa, '.1f')} | {spread(ratios, '.2f')} | "
+                     f"{spread(ips(fl), '.0f') if img else ''} | {spread(ips(fa), '.0f') if img else ''} | "
+                     f"{spread(mem(fl), '.0f')} | {spread(mem(fa), '.0f')} | {eff} |")
+    if case["accuracy"]:
+        for key in ("accuracy", "tta_accuracy"):
+            lines.append(f"| {key.replace('_', ' ')} | {spread([100 * r[key] for r in fl], '.1f')}% | "
+                         f"{spread([100 * r[key] for r in fa], '.1f')}% | | | | | | |")
+    lines += ["", f"Ceiling (model only): train step {ceiling['train_img_s']:.0f} img/s, frozen-body step "
+              f"{ceiling['frozen_train_img_s']:.0f} img/s, evaluation {ceiling['eval_img_s']:.0f} img/s. "
+              "Pipeline efficiency is from the warm-cache runs (all but the first) when there are several.", ""]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    import torch
+    cpu = platform.processor()
+    try:
+        cpu = next(ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                   if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    import fastai
+    import timm
+    return (f"{date.today()}, {cpu}, {os.cpu_count()} cores, {gpu}; Python {platform.python_version()}, "
+            f"torch {torch.__version__}, torchvision {__import__('torchvision').__version__}, timm {timm.__version__}, "
+            f"fastai {fastai.__version__}, {torch.get_num_threads()} torch threads")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="the digits with Lite0 only")
+    p.add_argument("--repeats", type=int, default=2, help="runs of each library (alternating)")
+    p.add_argument("--work", default=str(ROOT / "bench" / ".work"), help="data and caches")
+    p.add_argument("--record", action="store_true", help="append the tables to bench/RESULTS.md")
+    p.add_argument("--only", choices=["fastlearn", "fastai"], help="run one library (no ratios)")
+    p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    p.add_argument("--case", help=argparse.SUPPRESS)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    work = Path(a.work)
+    if a.worker:
+        result = WORKERS[a.worker](json.loads(a.case), work, a.seed)
+        print("RESULT " + json.dumps(result), flush=True)
+        return 0
+    work.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    libs = [a.only] if a.only else ["fastlearn", "fastai"]
+    if "fastai" in libs:
+        try:
+            import fastai  # noqa: F401
+        except ImportError:
+            raise SystemExit("fastai is not installed: pip install -e '.[bench]'")
+    out = [f"## fastlearn vs fastai (`bench/compare_fastai.py{' --quick' if a.quick else ''}`)", "",
+           machine() if "fastai" in libs else str(date.today()), ""]
+    for case in prepare(work, a.quick):
+        runs: dict[str, list[dict]] = {lib: [] for lib in libs}
+        for r in range(a.repeats):
+            for lib in libs:
+                t0 = time.perf_counter()
+                runs[lib].append(spawn(lib, case, work, a.seed))
+                print(f"{case['name']}: {lib} run {r + 1} in {time.perf_counter() - t0:.0f} s, "
+                      f"accuracy {runs[lib][-1]['accuracy']:.4f}", flush=True)
+        if len(libs) == 1:
+            print(json.dumps(runs, indent=1))
+            continue
+        ceiling = spawn("ceiling", case, work, a.seed)
+        out.append(table(case, runs, ceiling))
+        print("\n" + out[-1], flush=True)
+    out.append(f"Whole comparison: {(time.perf_counter() - t_start) / 60:.1f} minutes.\n")
+    print(out[-1])
+    if a.record:
+        with open(ROOT / "bench" / "RESULTS.md", "a") as f:
+            f.write("\n" + "\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
