@@ -20,7 +20,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[bench]' >> $(VENV)/install.log 2>&1 \
+		|| { tail -n 30 $(VENV)/install.log; exit 1; }
 	$(BIN)/python bench/data_pipeline.py
+	$(BIN)/python bench/compare_fastai.py --quick
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

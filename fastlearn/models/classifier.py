@@ -40,6 +40,12 @@ class Classifier(nn.Module):
             self._group_names[-2].extend(missing)
         self._frozen_before = 0
         self.bn_frozen = False  # True: every BatchNorm keeps its running statistics, even unfrozen
+        # True: BatchNorm layers in frozen groups still normalise with batch statistics in training
+        # (and update their running statistics), though no gradient enters the body. The head then
+        # learns on the features it will see once the body is unfrozen, instead of on ImageNet's
+        # statistics that vanish at unfreeze; on data unlike ImageNet that switch lost most of what
+        # the head had learned. False: frozen groups keep the pretrained statistics (fastai 0.7).
+        self.bn_adapt = True
         self.freeze_to(n_groups - 1)
 
     @property
@@ -84,7 +90,8 @@ class Classifier(nn.Module):
             for name, m in self.named_modules():
                 if not isinstance(m, nn.modules.batchnorm._BatchNorm):
                     continue
-                if any(id(p) in frozen for p in m.parameters()) or (self.bn_frozen and name.startswith("body.")):
+                if (self.bn_frozen and name.startswith("body.")) or (
+                        not self.bn_adapt and any(id(p) in frozen for p in m.parameters())):
                     m.eval()  # running statistics stay put
         return self
 

@@ -30,16 +30,23 @@ def test_architecture_contract(arch):
     x, y = torch.randn(4, 3, 64, 64), torch.tensor([0, 1, 2, 3])
     assert model(x).shape == (4, 5)
     model.freeze_to(1)
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    opt = torch.optim.SGD(model.param_groups([0.0, 0.1, 0.1]), lr=0.1)
-    model.train()
-    torch.nn.functional.cross_entropy(model(x), y).backward()
-    opt.step()
-    after = model.state_dict()
     group0 = {n for n, p in model.named_parameters() if any(p is q for q in groups[0])}
     group0_modules = {n.rsplit(".", 1)[0] for n in group0}
-    for k, v in after.items():
-        if k.rsplit(".", 1)[0] in group0_modules:  # weights and BatchNorm statistics alike
-            assert torch.equal(v, before[k]), f"{k} changed though group 0 is frozen"
+    for adapt in (False, True):
+        model.bn_adapt = adapt
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        opt = torch.optim.SGD(model.param_groups([0.0, 0.1, 0.1]), lr=0.1)
+        model.train()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+        after = model.state_dict()
+        for k, v in after.items():
+            if k.rsplit(".", 1)[0] not in group0_modules:
+                continue
+            if k in group0 or not adapt:  # weights always; BatchNorm statistics unless they adapt
+                assert torch.equal(v, before[k]), f"{k} changed though group 0 is frozen (bn_adapt={adapt})"
+        stats = [k for k in after if k.rsplit(".", 1)[0] in group0_modules and k.endswith("running_mean")]
+        if stats:  # with bn_adapt, frozen BatchNorm layers follow the new data's statistics
+            assert any(not torch.equal(after[k], before[k]) for k in stats) == adapt
     changed = [k for k in after if not torch.equal(after[k], before[k])]
     assert any(k.startswith("head.") for k in changed) and any(k.startswith("body.") for k in changed)

@@ -1,0 +1,48 @@
+"""The fastai comparison's own side runs on a tiny data set (not timed: no speed is asserted)."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "compare_fastai.py"
+
+
+@pytest.fixture(scope="module")
+def compare():
+    spec = importlib.util.spec_from_file_location("compare_fastai", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fastlearn_side_and_ceiling_run_and_the_table_reports_every_phase(compare, tmp_path):
+    from fastlearn.datasets import mnist_folders
+    root = mnist_folders(tmp_path / "digits", n=300)
+    case = dict(name="tiny digits", data=str(root), arch="tf_efficientnet_lite0", pretrained=True, size=32, bs=32,
+                epochs=1, lr=1e-2, accuracy=True)
+    run = compare.worker_fastlearn(case, tmp_path, seed=0)
+    assert set(run["phases"]) == set(compare.PHASES)
+    assert run["n_train"] + run["n_valid"] == 300
+    for phase, row in run["phases"].items():
+        assert row["seconds"] > 0 and row["peak_mb"] > 50, phase
+    assert run["phases"]["tta"]["images"] == 5 * run["n_valid"]
+    assert 0.15 < run["accuracy"] <= 1.0  # better than chance (0.1) on ten digits
+    ceiling = compare.worker_ceiling(case, tmp_path, seed=0, steps=2)
+    assert ceiling["eval_img_s"] > ceiling["train_img_s"] > 0
+    # The table as the script prints it; here fastlearn is in both columns, so every ratio is 1.
+    text = compare.table(case, {"fastlearn": [run], "fastai": [run]}, ceiling)
+    for phase in compare.PHASES:
+        row = next(line for line in text.splitlines() if line.startswith(f"| {phase} |"))
+        assert row.split("|")[4].strip() == "1.00", row
+    assert "| accuracy |" in text
+
+
+def test_generated_photos_are_photo_sized_jpegs_in_class_folders(compare, tmp_path):
+    root = compare.generated_photos(tmp_path / "photos", n=30, classes=3)
+    files = sorted(root.rglob("*.jpg"))
+    assert len(files) == 30 and {f.parent.name for f in files} == {"class0", "class1", "class2"}
+    assert {f.parent.parent.name for f in files} == {"train", "valid"}
+    with Image.open(files[0]) as im:
+        assert im.format == "JPEG" and 440 <= im.width < 560 and 330 <= im.height < 420
+    assert compare.generated_photos(tmp_path / "photos", n=30, classes=3) == root  # reused, not rewritten
