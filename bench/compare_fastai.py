@@ -209,7 +209,6 @@ def worker_fastai(case: dict, work: Path, seed: int) -> dict:
 def worker_ceiling(case: dict, work: Path, seed: int, steps: int = 12) -> dict:
     """Model-only throughput: a training step and an evaluation pass on tensors in memory."""
     import torch
-    from fastlearn import Learner
     from fastlearn.models.zoo import create_classifier
     torch.manual_seed(seed)
     model = create_classifier(case["arch"], 10, pretrained=case["pretrained"])
@@ -231,7 +230,6 @@ def worker_ceiling(case: dict, work: Path, seed: int, steps: int = 12) -> dict:
         model.eval()
         for _ in range(n):
             model(x)
-    del Learner
     out = {}
     for name, fn in (("train", train_steps), ("eval", eval_steps)):
         fn(3)  # warm-up
