@@ -36,8 +36,7 @@ def _require_gradio():
     return gradio
 
 
-def _page(predictor, predict_one):
-    gr = _require_gradio()
+def _page(gr, predictor, predict_one, k: int):
     title = f"{predictor.manifest['arch']} classifier"
     shown = ", ".join(predictor.classes[:20]) + (" ..." if len(predictor.classes) > 20 else "")
 
@@ -60,7 +59,7 @@ def _page(predictor, predict_one):
                 upload = gr.File(label="upload an image", file_types=["image"], type="filepath",
                                  elem_id="upload")
                 preview = gr.Image(label="image", interactive=False, elem_id="preview")
-            label = gr.Label(num_top_classes=min(5, len(predictor.classes)), label="prediction",
+            label = gr.Label(num_top_classes=k, label="prediction",
                              elem_id="prediction")
         upload.change(on_upload, upload, [preview, label], api_name="classify")
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
@@ -69,8 +68,7 @@ def _page(predictor, predict_one):
 
 def make_app(model: str | Path, max_bytes: int = MAX_UPLOAD_BYTES):
     """The ASGI app (FastAPI) for the bundle at `model`: the Gradio page at /, POST /predict, GET /health."""
-    _require_gradio()
-    import gradio as gr
+    gr = _require_gradio()
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
 
@@ -115,7 +113,7 @@ def make_app(model: str | Path, max_bytes: int = MAX_UPLOAD_BYTES):
         return {"label": result.label, "probability": result.probability,
                 "top": [[c, p] for c, p in result.top]}
 
-    page, theme = _page(predictor, predict_one)
+    page, theme = _page(gr, predictor, predict_one, k)
     return gr.mount_gradio_app(app, page, path="/", max_file_size=max_bytes, theme=theme,
                                footer_links=[], ssr_mode=False)
 
