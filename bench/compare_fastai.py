@@ -1,11 +1,11 @@
 """fastlearn against fastai 2.8, side by side on this machine, in one run.
 
-    python bench/compare_fastai.py --quick            # the digits, Lite0, A B A B: ~12 min on 2 cores
+    python bench/compare_fastai.py --quick            # the digits, Lite0, A B A B (A B took 8.5 min on 2 cores)
     python bench/compare_fastai.py                    # + resnet18 from scratch, + 2,000 JPEGs at 128 px
     python bench/compare_fastai.py --record           # also append the tables to bench/RESULTS.md
 
 Needs fastai: pip install -e '.[bench]'. Each library runs in its own fresh process (so peak
-resident memory is its own), alternately: fastlearn, fastai, fastlearn, fastai... Both get the same
+memory, the PSS of that process and its children, is its own), alternately: fastlearn, fastai, fastlearn, fastai... Both get the same
 images, architecture, weights (the packaged ImageNet Lite0 file, loaded tensor by tensor), image
 size, batch size, augmentation (rotate 10, zoom 1.1, lighting 0.2, no flips, no warp), learning
 rate, epochs and seed, and the same recipe: lr_find (100 iterations at most), one frozen one-cycle
@@ -113,13 +113,14 @@ class Phases:
     def __init__(self):
         import threading
         self.rows: dict[str, dict] = {}
-        self._peak, self._stop = 0.0, threading.Event()
+        self._peak = 0.0
         self._proc = Path(f"/proc/{os.getpid()}/smaps_rollup").exists()
         if self._proc:
             threading.Thread(target=self._sample, daemon=True).start()
 
     def _sample(self):
-        while not self._stop.wait(0.05):
+        while True:  # a daemon thread: it ends with the worker process
+            time.sleep(0.05)
             self._peak = max(self._peak, _tree_pss_mb(os.getpid()))
 
     def run(self, name: str, images: int, fn):
@@ -155,6 +156,7 @@ def worker_fastlearn(case: dict, work: Path, seed: int) -> dict:
         progress=False))
     n_train, n_valid = len(data.paths_of("train")), len(data.paths_of("valid"))
     learn = Learner.pretrained(case["arch"], data, pretrained=case["pretrained"], seed=seed, progress=False)
+    learn.model.bn_adapt = True  # what fine_tune sets; its two phases are timed apart here
     lr = case["lr"]
     finder = ph.run("lr_find", 0, lambda: learn.lr_find(num_it=100))
     ph.rows["lr_find"]["images"] = len(finder.lrs) * case["bs"]
@@ -269,11 +271,10 @@ def spread(values: list[float], fmt: str) -> str:
 def ceiling_seconds(phase: str, run: dict, ceiling: dict, case: dict) -> float | None:
     """The ceiling's time for the images the phase handled (training and validation passes)."""
     n_train, n_valid = run["n_train"], run["n_valid"]
-    epochs = case["epochs"] if phase == "unfrozen epoch" else 1
     if phase == "frozen epoch":
         return n_train / ceiling["frozen_train_img_s"] + n_valid / ceiling["eval_img_s"]
     if phase == "unfrozen epoch":
-        return epochs * (n_train / ceiling["train_img_s"] + n_valid / ceiling["eval_img_s"])
+        return case["epochs"] * (n_train / ceiling["train_img_s"] + n_valid / ceiling["eval_img_s"])
     if phase == "predict":
         return n_valid / ceiling["eval_img_s"]
     if phase == "tta":

@@ -109,17 +109,15 @@ class ConvLearner(Learner):
 
     Like fastai 0.7, it trains with SGD with momentum 0.9 by default: the lessons' learning rates
     (0.01, [1e-4, 1e-3, 1e-2]) are SGD rates, far too high for Adam on a pretrained body. And like
-    fastai 0.7, frozen layers keep their pretrained BatchNorm statistics (`model.bn_adapt = False`),
-    which the lessons' rates and epochs were tuned with.
+    fastai 0.7, frozen layers keep their pretrained BatchNorm statistics (`model.bn_adapt` stays
+    False), which the lessons' rates and epochs were tuned with.
     """
 
     @classmethod
     def pretrained(cls, arch, data, precompute: bool = False, ps=(0.25, 0.5), opt: str = "sgd",
                    **kwargs) -> "ConvLearner":
-        learn = super().pretrained(arch, data, precompute=precompute, ps=tuple(ps) if np.ndim(ps) else (ps / 2, ps),
-                                   opt=opt, **kwargs)
-        learn.model.bn_adapt = False
-        return learn
+        return super().pretrained(arch, data, precompute=precompute, ps=tuple(ps) if np.ndim(ps) else (ps / 2, ps),
+                                  opt=opt, **kwargs)
 
     @property
     def sched(self) -> _Sched:

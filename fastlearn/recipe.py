@@ -78,6 +78,7 @@ def run_recipe(cfg: RecipeConfig) -> dict:
     data = _load_data(cfg)
     print(data)
     learn = Learner.pretrained(cfg.arch, data, seed=cfg.seed, model_dir=out / "checkpoints", progress=cfg.progress)
+    learn.model.bn_adapt = cfg.unfreeze and cfg.epochs > 1  # the head learns on what it keeps after unfreeze
     state_path = out / "state.json"
     state = json.loads(state_path.read_text()) if cfg.resume and state_path.is_file() else {"done": []}
     resumed = bool(state["done"])

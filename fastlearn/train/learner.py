@@ -336,7 +336,10 @@ class Learner:
     def fine_tune(self, epochs: int, base_lr: float = 2e-3, freeze_epochs: int = 1, lr_mult: float = 100,
                   callbacks: Sequence[Callback] = ()) -> "Learner":
         """The head for `freeze_epochs` with the body frozen, then everything for `epochs` with
-        differential rates from base_lr/2/lr_mult (early layers) to base_lr/2 (head)."""
+        differential rates from base_lr/2/lr_mult (early layers) to base_lr/2 (head). The frozen
+        body's BatchNorm layers adapt to the data meanwhile (`bn_adapt`), since it will be unfrozen."""
+        if hasattr(self.model, "bn_adapt"):
+            self.model.bn_adapt = True
         self.freeze()
         self.fit_one_cycle(freeze_epochs, base_lr, callbacks=callbacks)
         self.unfreeze()
