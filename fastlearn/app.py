@@ -92,6 +92,10 @@ def make_app(model: str | Path, max_bytes: int = MAX_UPLOAD_BYTES):
         error = lambda code, msg: JSONResponse({"error": msg}, status_code=code)  # noqa: E731
         declared = int(request.headers.get("content-length") or 0)
         if declared > max_bytes:
+            # Read and drop the body (never held in memory): answering while the client is still
+            # sending resets the connection, and the client would see that instead of this message.
+            async for _ in request.stream():
+                pass
             return error(413, f"upload of {declared} bytes is over the limit of {max_bytes} bytes")
         body = await request.body()
         if len(body) > max_bytes:
