@@ -5,7 +5,7 @@
     python bench/compare_fastai.py --record           # also append the tables to bench/RESULTS.md
 
 Needs fastai: pip install -e '.[bench]'. Each library runs in its own fresh process (so peak
-memory, the PSS of that process and its children, is its own), alternately: fastlearn, fastai, fastlearn, fastai... Both get the same
+memory, the PSS of that process and its children sampled from outside, is its own), alternately: fastlearn, fastai, fastlearn, fastai... Both get the same
 images, architecture, weights (the packaged ImageNet Lite0 file, loaded tensor by tensor), image
 size, batch size, augmentation (rotate 10, zoom 1.1, lighting 0.2, no flips, no warp), learning
 rate, epochs and seed, and the same recipe: lr_find (100 iterations at most), one frozen one-cycle
@@ -16,7 +16,9 @@ its default worker processes; fastlearn: the decode-once image cache, built in t
 warm afterwards).
 
 The ceiling is a model-only process: the training step (forward, backward, AdamW) and the
-evaluation forward pass on tensors already in memory, same architecture, size and batch size.
+evaluation forward pass on tensors already in memory, same architecture, size, batch size and
+settings as the Learner (channels_last; bf16 autocast on a GPU; in the frozen step, BatchNorm
+on batch statistics as both libraries train it).
 Pipeline efficiency = the ceiling's time for an epoch's images / the measured epoch time.
 """
 from __future__ import annotations
@@ -46,8 +48,11 @@ def generated_photos(dest: Path, n: int = 2000, classes: int = 10, seed: int = 0
     import numpy as np
     from PIL import Image, ImageDraw
     marker = dest / ".complete"
-    if marker.exists() and marker.read_text() == f"{n} {classes} {seed}":
+    if marker.exists() and marker.read_text() == f"v2 {n} {classes} {seed}":
         return dest
+    if dest.exists():  # another size or an older layout: start again rather than mix the two
+        import shutil
+        shutil.rmtree(dest)
     rng = np.random.default_rng(seed)
     for i in range(n):
         c = i % classes
@@ -60,17 +65,21 @@ def generated_photos(dest: Path, n: int = 2000, classes: int = 10, seed: int = 0
         x0, y0 = int(rng.integers(0, w // 2)), int(rng.integers(0, h // 2))
         box = (x0, y0, x0 + int(rng.integers(80, w // 2)), y0 + int(rng.integers(80, h // 2)))
         (draw.ellipse if c % 2 else draw.rectangle)(box, fill=colour)
-        split = "valid" if i % 5 == 0 else "train"
+        split = "valid" if (i // classes) % 5 == 0 else "train"  # every class in both splits
         folder = dest / split / f"class{c}"
         folder.mkdir(parents=True, exist_ok=True)
         im.save(folder / f"{i:05d}.jpg", quality=90)
-    marker.write_text(f"{n} {classes} {seed}")
+    marker.write_text(f"v2 {n} {classes} {seed}")
     return dest
 
 
-def prepare(work: Path, quick: bool) -> list[dict]:
+def prepare(work: Path, quick: bool, gpu: bool = False) -> list[dict]:
     """The cases to run: data folder, architecture, size, batch size, epochs, rate."""
     from fastlearn.datasets import mnist_folders
+    if gpu:  # throughput at the size a GPU trains at; the digits at 64 px only measure kernel launches there
+        return [dict(name="2,000 JPEGs 500x375, Lite0, 224 px (throughput)", data=str(generated_photos(work / "photos")),
+                     arch="tf_efficientnet_lite0", pretrained=True, size=224, bs=64, epochs=1, lr=1e-2,
+                     accuracy=False)]
     digits = mnist_folders(work / "digits")
     cases = [dict(name="digits, Lite0 (ImageNet weights)", data=str(digits), arch="tf_efficientnet_lite0",
                   pretrained=True, size=64, bs=64, epochs=1, lr=1e-2, accuracy=True)]
@@ -107,30 +116,23 @@ def _tree_pss_mb(pid: int) -> float:
 
 
 class Phases:
-    """Wall time, image count and peak memory (MB) of each phase. Memory is sampled every 50 ms
-    from /proc: the PSS of this process and its children (ru_maxrss where /proc is missing)."""
+    """Wall time, image count, start and end (epoch seconds) of each phase.
+
+    Memory is measured from outside, by `spawn`, which samples this process tree's PSS: a
+    sampling thread in here would compete for the GIL with the training loop it measures (on
+    a GPU that loop is bound by Python launching kernels).
+    `peak_mb` here is the process's own high-water mark, for where /proc is missing.
+    """
 
     def __init__(self):
-        import threading
         self.rows: dict[str, dict] = {}
-        self._peak = 0.0
-        self._proc = Path(f"/proc/{os.getpid()}/smaps_rollup").exists()
-        if self._proc:
-            threading.Thread(target=self._sample, daemon=True).start()
-
-    def _sample(self):
-        while True:  # a daemon thread: it ends with the worker process
-            time.sleep(0.05)
-            self._peak = max(self._peak, _tree_pss_mb(os.getpid()))
 
     def run(self, name: str, images: int, fn):
-        self._peak = _tree_pss_mb(os.getpid()) if self._proc else 0.0
-        t0 = time.perf_counter()
+        start, t0 = time.time(), time.perf_counter()
         out = fn()
         seconds = time.perf_counter() - t0
-        peak = max(self._peak, _tree_pss_mb(os.getpid())) if self._proc else \
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        self.rows[name] = dict(seconds=seconds, images=images, peak_mb=peak)
+        self.rows[name] = dict(seconds=seconds, images=images, start=start, end=time.time(),
+                               peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         return out
 
 
@@ -178,7 +180,7 @@ def worker_fastai(case: dict, work: Path, seed: int) -> dict:
     from fastai.vision.all import (ImageDataLoaders, Normalize, Resize, accuracy, aug_transforms, imagenet_stats,
                                    set_seed, vision_learner)
     from fastai.callback.progress import ProgressCallback
-    set_seed(seed, reproducible=True)
+    set_seed(seed)
     ph = Phases()
     stats = ([0.5] * 3, [0.5] * 3) if case["arch"].startswith("tf_efficientnet") else imagenet_stats
     batch_tfms = [*aug_transforms(do_flip=False, max_warp=0.0, **AUG), Normalize.from_stats(*stats)]
@@ -193,6 +195,9 @@ def worker_fastai(case: dict, work: Path, seed: int) -> dict:
     learn.logger = lambda *a, **k: None
     if case["pretrained"]:
         learn.model[0].model.load_state_dict(lite0_state_dict())
+    import torch
+    if torch.cuda.is_available():  # what fastlearn does by default on a GPU, in fastai's documented way
+        learn.to_channelslast(amp_mode="bf16")
     lr = case["lr"]
     learn.freeze()
     finder = ph.run("lr_find", 0, lambda: learn.lr_find(num_it=100, show_plot=False))
@@ -210,20 +215,29 @@ def worker_fastai(case: dict, work: Path, seed: int) -> dict:
 
 def worker_ceiling(case: dict, work: Path, seed: int, steps: int = 12) -> dict:
     """Model-only throughput: a training step and an evaluation pass on tensors in memory."""
+    import contextlib
     import torch
     from fastlearn.models.zoo import create_classifier
     torch.manual_seed(seed)
-    model = create_classifier(case["arch"], 10, pretrained=case["pretrained"])
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    steps = steps * 4 if cuda else steps
+    # what the Learner does by default: channels_last, and bf16 autocast on a GPU
+    fmt = torch.channels_last
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else contextlib.nullcontext
+    model = create_classifier(case["arch"], 10, pretrained=case["pretrained"]).to(device, memory_format=fmt)
     model.freeze_to(0)
     opt = torch.optim.AdamW(model.parameters(), 1e-3)
-    x = torch.randn(case["bs"], 3, case["size"], case["size"])
-    y = torch.randint(0, 10, (case["bs"],))
+    x = torch.randn(case["bs"], 3, case["size"], case["size"], device=device).contiguous(memory_format=fmt)
+    y = torch.randint(0, 10, (case["bs"],), device=device)
     loss_fn = torch.nn.functional.cross_entropy
 
     def train_steps(n):
         model.train()
         for _ in range(n):
-            loss_fn(model(x), y).backward()
+            with autocast():
+                loss = loss_fn(model(x), y)
+            loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
 
@@ -231,34 +245,57 @@ def worker_ceiling(case: dict, work: Path, seed: int, steps: int = 12) -> dict:
     def eval_steps(n):
         model.eval()
         for _ in range(n):
-            model(x)
-    out = {}
-    for name, fn in (("train", train_steps), ("eval", eval_steps)):
+            with autocast():
+                model(x)
+
+    def timed(fn) -> float:
         fn(3)  # warm-up
+        if cuda:
+            torch.cuda.synchronize()
         t0 = time.perf_counter()
         fn(steps)
-        out[f"{name}_img_s"] = steps * case["bs"] / (time.perf_counter() - t0)
-    # the frozen body: forward through it without gradients, train the head
+        if cuda:
+            torch.cuda.synchronize()
+        return steps * case["bs"] / (time.perf_counter() - t0)
+    out = {"train_img_s": timed(train_steps), "eval_img_s": timed(eval_steps)}
+    # the frozen body: forward through it without gradients, train the head. Its BatchNorm layers
+    # use batch statistics, as in the measured recipe (fastlearn's bn_adapt, fastai's train_bn).
     model.freeze_to(-1)
-    train_steps(3)
-    t0 = time.perf_counter()
-    train_steps(steps)
-    out["frozen_train_img_s"] = steps * case["bs"] / (time.perf_counter() - t0)
+    model.bn_adapt = True
+    out["frozen_train_img_s"] = timed(train_steps)
     return out
 
 
 WORKERS = {"fastlearn": worker_fastlearn, "fastai": worker_fastai, "ceiling": worker_ceiling}
 
 
-def spawn(lib: str, case: dict, work: Path, seed: int) -> dict:
+def spawn(lib: str, case: dict, work: Path, seed: int, interval: float = 0.1) -> dict:
+    """Run one worker in a fresh process; sample its process tree's PSS every `interval` seconds
+    and give each phase the peak of the samples taken while it ran."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", lib, "--case", json.dumps(case),
            "--work", str(work), "--seed", str(seed)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    samples: list[tuple[float, float]] = []
+    while True:
+        try:
+            stdout, stderr = proc.communicate(timeout=interval)  # retrying loses no output
+            break
+        except subprocess.TimeoutExpired:
+            samples.append((time.time(), _tree_pss_mb(proc.pid)))
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode or not lines:
-        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+        sys.stderr.write(stdout[-3000:] + stderr[-3000:])
         raise SystemExit(f"the {lib} worker failed on {case['name']} (exit {proc.returncode})")
-    return json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1][len("RESULT "):])
+    for row in result.get("phases", {}).values():
+        inside = [mb for t, mb in samples if row["start"] <= t <= row["end"]]
+        if not inside:  # a phase shorter than the interval: the samples either side of it
+            before = [mb for t, mb in samples if t < row["start"]][-1:]
+            after = [mb for t, mb in samples if t > row["end"]][:1]
+            inside = before + after
+        if inside and max(inside) > 0:
+            row["peak_mb"] = max(inside)
+    return result
 
 
 # ----- the report ----------------------------------------------------------------------------------
@@ -332,6 +369,7 @@ def machine() -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="the digits with Lite0 only")
+    p.add_argument("--gpu", action="store_true", help="the 2,000 JPEGs at 224 px only (for a GPU)")
     p.add_argument("--repeats", type=int, default=2, help="runs of each library (alternating)")
     p.add_argument("--work", default=str(ROOT / "bench" / ".work"), help="data and caches")
     p.add_argument("--record", action="store_true", help="append the tables to bench/RESULTS.md")
@@ -353,9 +391,11 @@ def main(argv=None) -> int:
             import fastai  # noqa: F401
         except ImportError:
             raise SystemExit("fastai is not installed: pip install -e '.[bench]'")
-    out = [f"## fastlearn vs fastai (`bench/compare_fastai.py{' --quick' if a.quick else ''}`)", "",
+    flags = "".join(f" --{k}" for k in ("quick", "gpu") if getattr(a, k))
+    out = [f"## fastlearn vs fastai (`bench/compare_fastai.py{flags}`)", "",
            machine() if "fastai" in libs else str(date.today()), ""]
-    for case in prepare(work, a.quick):
+    print(out[2], flush=True)
+    for case in prepare(work, a.quick, a.gpu):
         runs: dict[str, list[dict]] = {lib: [] for lib in libs}
         for r in range(a.repeats):
             for lib in libs:
