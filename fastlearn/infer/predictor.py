@@ -16,6 +16,7 @@ from fastlearn.data.loaders import default_device, eval_batch
 from fastlearn.infer.bundle import read_manifest
 from fastlearn.infer.predictions import probabilities
 from fastlearn.utils.atomic import atomic_path
+from fastlearn.utils.denormals import flush_denormals
 
 __all__ = ["Prediction", "Predictor", "load_learner"]
 
@@ -61,6 +62,8 @@ class Predictor:
         self.threshold = manifest["threshold"]
         self.device = device or default_device()
         self.model = model.to(self.device).eval()
+        if self.device.type in ("cpu", "cuda"):  # as the Learner: faster convolutions on both
+            self.model.to(memory_format=torch.channels_last)
         self.mean = torch.tensor(manifest["mean"], dtype=torch.float32)
         self.std = torch.tensor(manifest["std"], dtype=torch.float32)
 
@@ -79,6 +82,10 @@ class Predictor:
 
     @torch.no_grad()
     def _probs_of_pixels(self, pixels: np.ndarray, tta: int = 0) -> torch.Tensor:
+        with flush_denormals():  # as the Learner: faster on a CPU, changes nothing a user can see
+            return self._probs_of_pixels_unflushed(pixels, tta)
+
+    def _probs_of_pixels_unflushed(self, pixels: np.ndarray, tta: int) -> torch.Tensor:
         x8 = torch.from_numpy(pixels).to(self.device)
         views = [self.model(eval_batch(x8, self.size, self.mean, self.std))]
         if tta:

@@ -1,0 +1,49 @@
+import pytest
+import torch
+
+from fastlearn import ImageData, Learner
+from fastlearn.utils.denormals import flush_denormals, flushing_denormals
+
+DENORMAL = 1e-40  # float32's smallest normal number is about 1.2e-38
+
+
+def product() -> float:
+    return (torch.tensor([DENORMAL]) * 1.0).item()
+
+
+@pytest.fixture
+def restore_mode():
+    was = flushing_denormals()
+    yield
+    torch.set_flush_denormal(was)
+
+
+def test_denormals_are_zero_inside_and_the_mode_is_restored_after(restore_mode):
+    torch.set_flush_denormal(False)
+    assert product() > 0 and not flushing_denormals()
+    with flush_denormals():
+        assert product() == 0.0 and flushing_denormals()
+    assert product() > 0, "the caller's mode (no flushing) must come back"
+    torch.set_flush_denormal(True)
+    with flush_denormals():
+        pass
+    assert flushing_denormals(), "a caller who flushes already keeps flushing"
+    torch.set_flush_denormal(False)
+    with flush_denormals(enabled=False):
+        assert product() > 0
+
+
+def test_learner_flushes_while_it_trains_and_predicts_and_leaves_the_mode_alone(mnist_root, restore_mode):
+    torch.set_flush_denormal(False)
+    seen = []
+    data = ImageData.from_folder(mnist_root, size=32, bs=32, augment="none", max_zoom=1.0, progress=False).sample(64)
+    learn = Learner.pretrained("tf_efficientnet_lite0", data, progress=False)
+    learn.model.register_forward_hook(lambda *_: seen.append(flushing_denormals()))
+    learn.fit_one_cycle(1, 1e-3)
+    learn.predict()
+    assert seen and all(seen), "training and prediction run with denormals flushed"
+    assert not flushing_denormals(), "the process's own mode is back after fit and predict"
+    seen.clear()
+    learn.flush_denormal = False
+    learn.predict()
+    assert seen and not any(seen)
