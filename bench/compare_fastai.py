@@ -17,8 +17,8 @@ warm afterwards).
 
 The ceiling is a model-only process: the training step (forward, backward, AdamW) and the
 evaluation forward pass on tensors already in memory, same architecture, size, batch size and
-settings as the Learner (channels_last; bf16 autocast on a GPU; in the frozen step, BatchNorm
-on batch statistics as both libraries train it).
+settings as the Learner (channels_last, fused AdamW, denormals flushed; bf16 autocast on a GPU;
+in the frozen step, BatchNorm on batch statistics as both libraries train it).
 Pipeline efficiency = the ceiling's time for an epoch's images / the measured epoch time.
 """
 from __future__ import annotations
@@ -218,6 +218,7 @@ def worker_ceiling(case: dict, work: Path, seed: int, steps: int = 12) -> dict:
     import contextlib
     import torch
     from fastlearn.models.zoo import create_classifier
+    from fastlearn.utils.denormals import flush_denormals
     torch.manual_seed(seed)
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
@@ -227,7 +228,8 @@ def worker_ceiling(case: dict, work: Path, seed: int, steps: int = 12) -> dict:
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else contextlib.nullcontext
     model = create_classifier(case["arch"], 10, pretrained=case["pretrained"]).to(device, memory_format=fmt)
     model.freeze_to(0)
-    opt = torch.optim.AdamW(model.parameters(), 1e-3)
+    fused = cuda or tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)  # as the Learner
+    opt = torch.optim.AdamW(model.parameters(), 1e-3, fused=fused or None)
     x = torch.randn(case["bs"], 3, case["size"], case["size"], device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (case["bs"],), device=device)
     loss_fn = torch.nn.functional.cross_entropy
@@ -257,12 +259,13 @@ def worker_ceiling(case: dict, work: Path, seed: int, steps: int = 12) -> dict:
         if cuda:
             torch.cuda.synchronize()
         return steps * case["bs"] / (time.perf_counter() - t0)
-    out = {"train_img_s": timed(train_steps), "eval_img_s": timed(eval_steps)}
-    # the frozen body: forward through it without gradients, train the head. Its BatchNorm layers
-    # use batch statistics, as in the measured recipe (fastlearn's bn_adapt, fastai's train_bn).
-    model.freeze_to(-1)
-    model.bn_adapt = True
-    out["frozen_train_img_s"] = timed(train_steps)
+    with flush_denormals():  # as the Learner trains and predicts
+        out = {"train_img_s": timed(train_steps), "eval_img_s": timed(eval_steps)}
+        # the frozen body: forward through it without gradients, train the head. Its BatchNorm layers
+        # use batch statistics, as in the measured recipe (fastlearn's bn_adapt, fastai's train_bn).
+        model.freeze_to(-1)
+        model.bn_adapt = True
+        out["frozen_train_img_s"] = timed(train_steps)
     return out
 
 
