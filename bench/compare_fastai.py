@@ -1,7 +1,8 @@
 """fastlearn against fastai 2.8, side by side on this machine, in one run.
 
-    python bench/compare_fastai.py --quick            # the digits, Lite0, A B A B (A B took 8.5 min on 2 cores)
+    python bench/compare_fastai.py --quick            # the digits, Lite0, A B A B (12-13.5 min on 2 cores)
     python bench/compare_fastai.py                    # + resnet18 from scratch, + 2,000 JPEGs at 128 px
+    python bench/compare_fastai.py --gpu              # the 2,000 JPEGs at 224 px only (4 min on an H100)
     python bench/compare_fastai.py --record           # also append the tables to bench/RESULTS.md
 
 Needs fastai: pip install -e '.[bench]'. Each library runs in its own fresh process (so peak
