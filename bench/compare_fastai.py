@@ -233,41 +233,46 @@ def worker_ceiling(case: dict, work: Path, seed: int, steps: int = 12) -> dict:
     opt = torch.optim.AdamW(model.parameters(), 1e-3, fused=fused or None)
     x = torch.randn(case["bs"], 3, case["size"], case["size"], device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (case["bs"],), device=device)
-    loss_fn = torch.nn.functional.cross_entropy
 
-    def train_steps(n):
-        model.train()
-        for _ in range(n):
-            with autocast():
-                loss = loss_fn(model(x), y)
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-
-    @torch.no_grad()
-    def eval_steps(n):
-        model.eval()
-        for _ in range(n):
-            with autocast():
-                model(x)
-
-    def timed(fn) -> float:
-        fn(3)  # warm-up
-        if cuda:
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn(steps)
-        if cuda:
-            torch.cuda.synchronize()
-        return steps * case["bs"] / (time.perf_counter() - t0)
+    def timed(train: bool) -> float:
+        return images_per_second(model, x, y, opt, train, autocast, steps)
     with flush_denormals():  # as the Learner trains and predicts
-        out = {"train_img_s": timed(train_steps), "eval_img_s": timed(eval_steps)}
+        out = {"train_img_s": timed(True), "eval_img_s": timed(False)}
         # the frozen body: forward through it without gradients, train the head. Its BatchNorm layers
         # use batch statistics, as in the measured recipe (fastlearn's bn_adapt, fastai's train_bn).
         model.freeze_to(-1)
         model.bn_adapt = True
-        out["frozen_train_img_s"] = timed(train_steps)
+        out["frozen_train_img_s"] = timed(True)
     return out
+
+
+def images_per_second(model, x, y, opt, train: bool, autocast, steps: int) -> float:
+    """Model-only throughput on the batch `x`: training steps (forward, cross-entropy, backward,
+    `opt`) or evaluation passes, timed after 3 untimed ones; synchronised on a GPU. `autocast`
+    makes a fresh context each call (bf16 autocast, or `contextlib.nullcontext`)."""
+    import torch
+    cuda = x.device.type == "cuda"
+    model.train(train)
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            if train:
+                with autocast():
+                    loss = torch.nn.functional.cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+            else:
+                with torch.no_grad(), autocast():
+                    model(x)
+    run(3)  # warm-up
+    if cuda:
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    run(steps)
+    if cuda:
+        torch.cuda.synchronize()
+    return steps * len(x) / (time.perf_counter() - t0)
 
 
 WORKERS = {"fastlearn": worker_fastlearn, "fastai": worker_fastai, "ceiling": worker_ceiling}

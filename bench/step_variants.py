@@ -14,38 +14,10 @@ import argparse
 import contextlib
 import itertools
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def steps_per_second(model, x, y, train: bool, amp: bool, n: int) -> float:
-    import torch
-    cuda = x.device.type == "cuda"
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext()
-    opt = torch.optim.AdamW(model.parameters(), 1e-4)
-    model.train(train)
-
-    def run(k: int) -> None:
-        for _ in range(k):
-            if train:
-                with autocast:
-                    loss = torch.nn.functional.cross_entropy(model(x), y)
-                loss.backward()
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-            else:
-                with torch.no_grad(), autocast:
-                    model(x)
-    run(3)
-    if cuda:
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    run(n)
-    if cuda:
-        torch.cuda.synchronize()
-    return n * len(x) / (time.perf_counter() - t0)
+from compare_fastai import images_per_second  # noqa: E402  (beside this script)
 
 
 def main(argv=None) -> int:
@@ -75,8 +47,10 @@ def main(argv=None) -> int:
             model.freeze_to(0)  # the whole network trains (a new classifier starts with its body frozen)
             x = torch.randn(a.bs, 3, size, size, device=device).contiguous(memory_format=fmt)
             y = torch.randint(0, 10, (a.bs,), device=device)
-            tr = steps_per_second(model, x, y, True, amp, n)
-            ev = steps_per_second(model, x, y, False, amp, n)
+            opt = torch.optim.AdamW(model.parameters(), 1e-4)
+            autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp else contextlib.nullcontext
+            tr = images_per_second(model, x, y, opt, True, autocast, n)
+            ev = images_per_second(model, x, y, opt, False, autocast, n)
             base = base or (tr, ev)
             print(f"| {size} | {cl} | {amp} | {bench} | {tr:.0f} | {tr / base[0]:.2f} | {ev:.0f} | {ev / base[1]:.2f} |",
                   flush=True)
