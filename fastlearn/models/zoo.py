@@ -168,8 +168,12 @@ def create_body(arch: str | Callable = DEFAULT_ARCH, pretrained: bool = True,
 
 
 def create_classifier(arch: str | Callable, n_out: int, pretrained: bool = True, weights: str | Path | None = None,
-                      n_groups: int = 3, ps: tuple[float, float] = (0.25, 0.5), hidden: int = 512) -> Classifier:
-    """A pretrained body with a new head for `n_out` outputs; the body starts frozen."""
+                      n_groups: int = 3, ps: tuple[float, float] = (0.25, 0.5), hidden: int = 512,
+                      train_bn: bool | None = None) -> Classifier:
+    """A pretrained body with a new head for `n_out` outputs; the body starts frozen.
+    `train_bn` (see `Classifier.train_bn`) defaults to True for a random body only."""
     body, n_features, meta = create_body(arch, pretrained, weights)
     meta.update(n_out=n_out, n_groups=n_groups, ps=list(ps), hidden=hidden)
-    return Classifier(body, n_features, n_out, n_groups, ps, hidden, meta)
+    if train_bn is None:
+        train_bn = not pretrained and weights is None
+    return Classifier(body, n_features, n_out, n_groups, ps, hidden, meta, train_bn)

@@ -109,19 +109,21 @@ class Learner:
     @classmethod
     def pretrained(cls, arch: str | Callable = "tf_efficientnet_lite0", data=None, pretrained: bool = True,
                    weights: str | Path | None = None, precompute: bool = False, n_groups: int = 3,
-                   ps: tuple[float, float] = (0.25, 0.5), seed: int | None = None, **kwargs) -> "Learner":
+                   ps: tuple[float, float] = (0.25, 0.5), seed: int | None = None, train_bn: bool | None = None,
+                   **kwargs) -> "Learner":
         """Fine-tune a pretrained network: its body (frozen) plus a new head for `data.c` classes.
 
         `arch`: a timm name or a torchvision model function. Weights: `weights=PATH`, else the
         packaged ImageNet weights for tf_efficientnet_lite0/1/2, else timm's download;
         `pretrained=False` for random weights. The data is normalised with the model's statistics.
+        `train_bn`: train the BatchNorm layers of frozen groups (default: only for a random body).
         """
         from fastlearn.models.zoo import create_classifier
         if data is None:
             raise ValueError("Learner.pretrained(arch, data): pass the data to train on")
         if seed is not None:
             torch.manual_seed(seed)
-        model = create_classifier(arch, data.c, pretrained, weights, n_groups, ps)
+        model = create_classifier(arch, data.c, pretrained, weights, n_groups, ps, train_bn=train_bn)
         model.meta.update(classes=list(data.classes), multi_label=bool(getattr(data, "multi_label", False)),
                           size=getattr(data, "size", None))
         if hasattr(data, "set_stats"):
@@ -164,7 +166,9 @@ class Learner:
     @precompute.setter
     def precompute(self, value: bool) -> None:
         if value and not (hasattr(self.model, "features") and self.model.body_frozen()):
-            raise ValueError("precompute needs a frozen pretrained body: call learn.freeze() first")
+            hint = ("set learn.model.train_bn = False (it trains the body's BatchNorm layers)"
+                    if getattr(self.model, "train_bn", False) else "call learn.freeze() first")
+            raise ValueError(f"precompute needs a frozen pretrained body: {hint}")
         self._precompute = bool(value)
         self._warned_precompute = False
 

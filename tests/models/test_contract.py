@@ -4,6 +4,7 @@ import torch
 import torchvision
 
 from fastlearn.models import create_classifier
+from fastlearn.models.classifier import NORM_LAYERS
 
 ARCHS = ["tf_efficientnet_lite0", "resnet18", "convnext_atto", "mobilenetv3_small_050", "regnetx_002",
          torchvision.models.resnet18, torchvision.models.mobilenet_v3_small]
@@ -17,6 +18,8 @@ def _name(arch):
 def test_architecture_contract(arch):
     torch.manual_seed(0)
     model = create_classifier(arch, 5, pretrained=False)
+    assert model.train_bn  # a random body trains its BatchNorm layers even when frozen (as fastai)
+    model.train_bn = False
     groups = model.layer_groups
     # 3 groups that partition every parameter, the head last and the body split early/late.
     assert len(groups) == 3 and all(groups)
@@ -50,3 +53,16 @@ def test_architecture_contract(arch):
             assert any(not torch.equal(after[k], before[k]) for k in stats) == adapt
     changed = [k for k in after if not torch.equal(after[k], before[k])]
     assert any(k.startswith("head.") for k in changed) and any(k.startswith("body.") for k in changed)
+
+    # train_bn: the frozen group's normalisation layers train too, nothing else of it does.
+    norms = {f"{m_name}.{n}" for m_name, m in model.named_modules() if isinstance(m, NORM_LAYERS)
+             for n, _ in m.named_parameters()}
+    model.train_bn = True
+    assert not model.body_frozen()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.SGD(model.param_groups([0.1, 0.1, 0.1]), lr=0.1)
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+    after = model.state_dict()
+    moved = {k for k in group0 if not torch.equal(after[k], before[k])}
+    assert moved and moved <= norms, f"frozen non-BatchNorm weights trained: {sorted(moved - norms)[:3]}"
