@@ -1,0 +1,54 @@
+"""SmallMapConv2d computes the same convolution (outputs and gradients) as nn.Conv2d."""
+import copy
+import itertools
+
+import pytest
+import torch
+from torch import nn
+
+from fastlearn.models import create_classifier
+from fastlearn.models.small_map_conv import SmallMapConv2d, use_small_map_convs
+
+
+@pytest.mark.parametrize("groups, k, pad", [(1, 3, 1), (6, 3, 1), (6, 5, 2), (6, 4, 1), (1, 1, 0), (6, 3, 3)])
+def test_same_outputs_and_gradients_as_conv2d(groups, k, pad):
+    torch.manual_seed(0)
+    for h, w, bias in itertools.product([1, 2, 3, 4, 7], [2, 5], [True, False]):
+        if min(h, w) + 2 * pad < k:
+            continue  # no output: nn.Conv2d refuses it too
+        plain = nn.Conv2d(6, 6, k, padding=pad, groups=groups, bias=bias)
+        fast = use_small_map_convs(nn.Sequential(copy.deepcopy(plain)))[0]
+        assert isinstance(fast, SmallMapConv2d)
+        x = torch.randn(3, 6, h, w).contiguous(memory_format=torch.channels_last)
+        grads = []
+        for m in (plain, fast):
+            xi = x.clone().requires_grad_()
+            out = m(xi)
+            out.backward(torch.linspace(-1, 1, out.numel()).view_as(out))
+            grads.append((out.detach(), xi.grad, m.weight.grad) + ((m.bias.grad,) if bias else ()))
+        for a, b in zip(*grads):
+            assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5), (h, w, k, pad)
+
+
+def test_models_keep_their_parameter_names_and_train_the_same():
+    torch.manual_seed(0)
+    model = create_classifier("tf_efficientnet_lite0", 3, pretrained=True)
+    fast = [m for m in model.modules() if isinstance(m, SmallMapConv2d)]
+    assert len(fast) > 10  # every stride-1 convolution of the body
+    plain = copy.deepcopy(model)
+    for name, m in list(plain.named_modules()):
+        if isinstance(m, SmallMapConv2d):  # back to nn.Conv2d, same parameters
+            parent, _, child = name.rpartition(".")
+            conv = nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, 1, m.padding, 1, m.groups,
+                             m.bias is not None)
+            conv.load_state_dict(m.state_dict())
+            setattr(plain.get_submodule(parent), child, conv)
+    assert list(model.state_dict()) == list(plain.state_dict())
+    x, y = torch.randn(8, 3, 64, 64), torch.arange(8) % 3  # 64 px: 2x2 maps under 5x5 kernels at the end
+    for m in (model, plain):
+        m.freeze_to(0)
+        m.train()
+        torch.manual_seed(1)  # the same dropout masks
+        nn.functional.cross_entropy(m(x), y).backward()
+    for (name, p), q in zip(model.named_parameters(), plain.parameters()):
+        assert torch.allclose(p.grad, q.grad, rtol=1e-3, atol=1e-6), name
