@@ -1,14 +1,16 @@
 """Convolutions whose kernel is wider than their feature map, trained faster on the CPU.
 
 Small images make small maps: Lite0 at 64 px ends on 2x2 and 4x4 maps under 3x3 and 5x5
-kernels. oneDNN's backward pass for a convolution padded inside the call is then 5-20x slower
-than for the same convolution on an input padded beforehand, with the kernel cut to the taps
-that can reach the map (a 5x5 kernel on a 2x2 map only ever multiplies its central 3x3 by
-anything but padding). The forward pass alone is faster the usual way, and so are maps at least
-as wide as the kernel, so only training steps on the CPU take the other route. The result is
-the same convolution (same outputs and gradients up to float rounding; the cut taps get the
-zero gradient they always got), with the same parameters under the same names.
-Measured on 2 cores (bench/RESULTS.md): Lite0's training step at 64 px 1.5x faster.
+kernels. oneDNN's backward pass for a depthwise convolution padded inside the call is then
+2-17x slower than for the same convolution on an input padded beforehand, with the kernel cut
+to the taps that can reach the map (a 5x5 kernel on a 2x2 map only ever multiplies its central
+3x3 by anything but padding). Dense convolutions gain only when taps are cut (3x3 on a 1x1 map:
+7x); on 2x2 maps they lose up to 20% below 512 channels, so they keep the usual route then. The
+forward pass alone is fastest the usual way, and so are maps at least as wide as the kernel, so
+only training steps on the CPU take the other route. The result is the same convolution (same
+outputs and gradients up to float rounding; the cut taps get the zero gradient they always
+got), with the same parameters under the same names.
+Measured on 2 cores (bench/RESULTS.md): Lite0's unfrozen epoch at 64 px 1.8x faster.
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ __all__ = ["SmallMapConv2d", "use_small_map_convs"]
 
 class SmallMapConv2d(nn.Conv2d):
     """`nn.Conv2d` (stride 1, zero padding) that, while training on the CPU on a map narrower
-    than its kernel, pads the input itself and drops the kernel taps that only meet padding."""
+    than its kernel, pads the input itself and drops the kernel taps that only meet padding
+    (depthwise convolutions always; others when taps are dropped)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         kh, kw = self.kernel_size
@@ -30,6 +33,8 @@ class SmallMapConv2d(nn.Conv2d):
                 or not (x.requires_grad or self.weight.requires_grad)):
             return super().forward(x)
         (top, bottom, r0, r1), (left, right, c0, c1) = _cut(h, kh, self.padding[0]), _cut(w, kw, self.padding[1])
+        if self.groups != self.in_channels and (r1 - r0, c1 - c0) == (kh, kw):
+            return super().forward(x)
         weight = self.weight[:, :, r0:r1, c0:c1]
         return F.conv2d(F.pad(x, (left, right, top, bottom)), weight, self.bias, 1, 0, 1, self.groups)
 
