@@ -20,7 +20,10 @@ The ceiling is a model-only process: the training step (forward, backward, AdamW
 evaluation forward pass on tensors already in memory, same architecture, size, batch size and
 settings as the Learner (channels_last, fused AdamW, denormals flushed; bf16 autocast on a GPU;
 in the frozen step, BatchNorm on batch statistics as both libraries train it).
-Pipeline efficiency = the ceiling's time for an epoch's images / the measured epoch time.
+Pipeline efficiency = the ceiling's time for an epoch's images / the measured epoch time, with
+the ceiling measured again after each round (A B ceiling, A B ceiling): this machine's speed
+drifts by 10-30% over minutes, so a single ceiling made efficiencies of one run read 0.79 and of
+the next 0.99.
 """
 from __future__ import annotations
 
@@ -328,8 +331,10 @@ def ceiling_seconds(phase: str, run: dict, ceiling: dict, case: dict) -> float |
     return None
 
 
-def table(case: dict, runs: dict[str, list[dict]], ceiling: dict) -> str:
+def table(case: dict, runs: dict[str, list[dict]], ceilings: list[dict]) -> str:
+    """The markdown table of one case; `ceilings` holds one ceiling measurement per round."""
     fl, fa = runs["fastlearn"], runs["fastai"]
+    warm = range(1, len(fl)) if len(fl) > 1 else range(1)  # fastlearn's first run builds its cache
     lines = [f"### {case['name']}", "",
              f"size {case['size']}, batch {case['bs']}, {case['epochs']} unfrozen epoch(s), lr {case['lr']}, "
              f"{fl[0]['n_train']} train / {fl[0]['n_valid']} valid images; {len(fl)} run(s) each, "
@@ -343,8 +348,8 @@ def table(case: dict, runs: dict[str, list[dict]], ceiling: dict) -> str:
         ratios = [a / b for a, b in zip(s_fl, s_fa)]
         ips = lambda rs: [r["phases"][phase]["images"] / r["phases"][phase]["seconds"] for r in rs]  # noqa: E731
         mem = lambda rs: [r["phases"][phase]["peak_mb"] for r in rs]  # noqa: E731
-        ceil = ceiling_seconds(phase, fl[0], ceiling, case)
-        eff = spread([ceil / s for s in s_fl[1:] or s_fl], ".2f") if ceil else ""  # warm-cache runs
+        ceil = [ceiling_seconds(phase, fl[r], ceilings[r], case) for r in warm]
+        eff = spread([c / s_fl[r] for c, r in zip(ceil, warm)], ".2f") if ceil[0] else ""
         img = phase not in ("load",)
         lines.append(f"| {phase} | {spread(s_fl, '.1f')} | {spread(s_fa, '.1f')} | {spread(ratios, '.2f')} | "
                      f"{spread(ips(fl), '.0f') if img else ''} | {spread(ips(fa), '.0f') if img else ''} | "
@@ -353,9 +358,11 @@ def table(case: dict, runs: dict[str, list[dict]], ceiling: dict) -> str:
         for key in ("accuracy", "tta_accuracy"):
             lines.append(f"| {key.replace('_', ' ')} | {spread([100 * r[key] for r in fl], '.1f')}% | "
                          f"{spread([100 * r[key] for r in fa], '.1f')}% | | | | | | |")
-    lines += ["", f"Ceiling (model only): train step {ceiling['train_img_s']:.0f} img/s, frozen-body step "
-              f"{ceiling['frozen_train_img_s']:.0f} img/s, evaluation {ceiling['eval_img_s']:.0f} img/s. "
-              "Pipeline efficiency is from the warm-cache runs (all but the first) when there are several.", ""]
+    ceil = lambda key: spread([c[key] for c in ceilings], ".0f")  # noqa: E731
+    lines += ["", f"Ceiling (model only, measured after each round): train step {ceil('train_img_s')} img/s, "
+              f"frozen-body step {ceil('frozen_train_img_s')} img/s, evaluation {ceil('eval_img_s')} img/s. "
+              "Pipeline efficiency: each warm-cache run (all but the first, when there are several) against "
+              "the ceiling of its own round.", ""]
     return "\n".join(lines)
 
 
@@ -406,17 +413,19 @@ def main(argv=None) -> int:
     print(out[2], flush=True)
     for case in prepare(work, a.quick, a.gpu):
         runs: dict[str, list[dict]] = {lib: [] for lib in libs}
+        ceilings: list[dict] = []
         for r in range(a.repeats):
             for lib in libs:
                 t0 = time.perf_counter()
                 runs[lib].append(spawn(lib, case, work, a.seed))
                 print(f"{case['name']}: {lib} run {r + 1} in {time.perf_counter() - t0:.0f} s, "
                       f"accuracy {runs[lib][-1]['accuracy']:.4f}", flush=True)
+            if len(libs) > 1:  # in every round: this machine's speed drifts by 10-30% over minutes
+                ceilings.append(spawn("ceiling", case, work, a.seed))
         if len(libs) == 1:
             print(json.dumps(runs, indent=1))
             continue
-        ceiling = spawn("ceiling", case, work, a.seed)
-        out.append(table(case, runs, ceiling))
+        out.append(table(case, runs, ceilings))
         print("\n" + out[-1], flush=True)
     out.append(f"Whole comparison: {(time.perf_counter() - t_start) / 60:.1f} minutes.\n")
     print(out[-1])

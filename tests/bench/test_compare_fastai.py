@@ -31,11 +31,17 @@ def test_fastlearn_side_and_ceiling_run_and_the_table_reports_every_phase(compar
     ceiling = compare.worker_ceiling(case, tmp_path, seed=0, steps=2)
     assert ceiling["eval_img_s"] > ceiling["train_img_s"] > 0
     # The table as the script prints it; here fastlearn is in both columns, so every ratio is 1.
-    text = compare.table(case, {"fastlearn": [run], "fastai": [run]}, ceiling)
+    text = compare.table(case, {"fastlearn": [run], "fastai": [run]}, [ceiling])
     for phase in compare.PHASES:
         row = next(line for line in text.splitlines() if line.startswith(f"| {phase} |"))
         assert row.split("|")[4].strip() == "1.00", row
     assert "| accuracy |" in text
+    # Two rounds: efficiency from the warm run against its own round's ceiling.
+    slow = dict(ceiling, train_img_s=ceiling["train_img_s"] / 2, eval_img_s=ceiling["eval_img_s"] / 2)
+    two = compare.table(case, {"fastlearn": [run, run], "fastai": [run, run]}, [ceiling, slow])
+    one = compare.table(case, {"fastlearn": [run], "fastai": [run]}, [ceiling])
+    eff = lambda t: float(next(ln for ln in t.splitlines() if ln.startswith("| predict |")).split("|")[9])  # noqa: E731
+    assert eff(two) == pytest.approx(eff(one) * 2, rel=0.05)  # half the speed: twice the ceiling time
 
 
 def test_generated_photos_are_photo_sized_jpegs_in_class_folders(compare, tmp_path):
