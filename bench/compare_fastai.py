@@ -3,6 +3,7 @@
     python bench/compare_fastai.py --quick            # the digits, Lite0, A B A B (12-13.5 min on 2 cores)
     python bench/compare_fastai.py                    # + resnet18 from scratch, + 2,000 JPEGs at 128 px
     python bench/compare_fastai.py --gpu              # the 2,000 JPEGs at 224 px only (4 min on an H100)
+    python bench/compare_fastai.py --cases resnet18   # only the cases whose name holds a word
     python bench/compare_fastai.py --record           # also append the tables to bench/RESULTS.md
 
 Needs fastai: pip install -e '.[bench]'. Each library runs in its own fresh process (so peak
@@ -281,9 +282,14 @@ def images_per_second(model, x, y, opt, train: bool, autocast, steps: int) -> fl
 WORKERS = {"fastlearn": worker_fastlearn, "fastai": worker_fastai, "ceiling": worker_ceiling}
 
 
-def spawn(lib: str, case: dict, work: Path, seed: int, interval: float = 0.1) -> dict:
+def spawn(lib: str, case: dict, work: Path, seed: int, interval: float = 1.0) -> dict:
     """Run one worker in a fresh process; sample its process tree's PSS every `interval` seconds
-    and give each phase the peak of the samples taken while it ran."""
+    and give each phase the peak of the samples taken while it ran.
+
+    Not more often: reading smaps_rollup walks the process's page tables under its memory-map
+    lock, which stalls the measured process's own mmap/munmap calls. Sampled every 0.1 s, the
+    fastlearn worker's unfrozen epoch took 31-35 s against 27 s sampled every 5 s; every 1 s,
+    24.6-26.9 s against 27.8-28.9 s (no difference beyond this machine's noise)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", lib, "--case", json.dumps(case),
            "--work", str(work), "--seed", str(seed)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -390,6 +396,7 @@ def main(argv=None) -> int:
     p.add_argument("--work", default=str(ROOT / "bench" / ".work"), help="data and caches")
     p.add_argument("--record", action="store_true", help="append the tables to bench/RESULTS.md")
     p.add_argument("--only", choices=["fastlearn", "fastai"], help="run one library (no ratios)")
+    p.add_argument("--cases", help="run only the cases whose name contains one of these comma-separated words")
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     p.add_argument("--case", help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=0)
@@ -407,11 +414,17 @@ def main(argv=None) -> int:
             import fastai  # noqa: F401
         except ImportError:
             raise SystemExit("fastai is not installed: pip install -e '.[bench]'")
-    flags = "".join(f" --{k}" for k in ("quick", "gpu") if getattr(a, k))
+    flags = "".join(f" --{k}" for k in ("quick", "gpu") if getattr(a, k)) + (f" --cases {a.cases}" if a.cases else "")
     out = [f"## fastlearn vs fastai (`bench/compare_fastai.py{flags}`)", "",
            machine() if "fastai" in libs else str(date.today()), ""]
     print(out[2], flush=True)
-    for case in prepare(work, a.quick, a.gpu):
+    cases = prepare(work, a.quick, a.gpu)
+    if a.cases:
+        words = [w.strip().lower() for w in a.cases.split(",") if w.strip()]
+        cases = [c for c in cases if any(w in c["name"].lower() for w in words)]
+        if not cases:
+            raise SystemExit(f"--cases {a.cases!r} matches none of: {', '.join(c['name'] for c in prepare(work, a.quick, a.gpu))}")
+    for case in cases:
         runs: dict[str, list[dict]] = {lib: [] for lib in libs}
         ceilings: list[dict] = []
         for r in range(a.repeats):
