@@ -10,7 +10,7 @@ forward pass alone is fastest the usual way, and so are maps at least as wide as
 only training steps on the CPU take the other route. The result is the same convolution (same
 outputs and gradients up to float rounding; the cut taps get the zero gradient they always
 got), with the same parameters under the same names.
-Measured on 2 cores (bench/RESULTS.md): Lite0's unfrozen epoch at 64 px 1.8x faster.
+Measured on 2 cores (bench/RESULTS.md): Lite0's training step at 64 px 1.2-1.8x faster.
 """
 from __future__ import annotations
 
