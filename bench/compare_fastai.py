@@ -1,6 +1,6 @@
 """fastlearn against fastai 2.8, side by side on this machine, in one run.
 
-    python bench/compare_fastai.py --quick            # the digits, Lite0, A B A B (12-13.5 min on 2 cores)
+    python bench/compare_fastai.py --quick            # the digits, Lite0, A B A B (8-11 min on 2 cores)
     python bench/compare_fastai.py                    # + resnet18 from scratch, + 2,000 JPEGs at 128 px
     python bench/compare_fastai.py --gpu              # the 2,000 JPEGs at 224 px only (4 min on an H100)
     python bench/compare_fastai.py --cases resnet18   # only the cases whose name holds a word
@@ -423,7 +423,8 @@ def main(argv=None) -> int:
         words = [w.strip().lower() for w in a.cases.split(",") if w.strip()]
         cases = [c for c in cases if any(w in c["name"].lower() for w in words)]
         if not cases:
-            raise SystemExit(f"--cases {a.cases!r} matches none of: {', '.join(c['name'] for c in prepare(work, a.quick, a.gpu))}")
+            names = ", ".join(c["name"] for c in prepare(work, a.quick, a.gpu))
+            raise SystemExit(f"--cases {a.cases!r} matches none of: {names}")
     for case in cases:
         runs: dict[str, list[dict]] = {lib: [] for lib in libs}
         ceilings: list[dict] = []

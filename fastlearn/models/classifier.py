@@ -73,11 +73,13 @@ class Classifier(nn.Module):
     @property
     def train_bn(self) -> bool:
         """True: the scale and shift of frozen groups' normalisation layers (`NORM_LAYERS`) still
-        train, BatchNorm on batch statistics, as fastai's `train_bn=True` does. `create_classifier` turns it on for random bodies only:
-        a frozen random body otherwise leaves the head to learn from random features (resnet18
-        from scratch on the digits, one frozen and one unfrozen epoch: 76.4% without, against
-        fastai's 87.0%). A pretrained body keeps it off: its frozen epoch then needs no backward
-        pass through the body (3-4x cheaper) and its activations can be precomputed."""
+        train, BatchNorm on batch statistics, as fastai's `train_bn=True` does.
+
+        `create_classifier` turns it on for random bodies only: a frozen random body otherwise
+        leaves the head to learn from random features (resnet18 from scratch on the digits, one
+        frozen and one unfrozen epoch: 76.4% without, 90.8% with, fastai 87.0%). A pretrained body
+        keeps it off: its frozen epoch then needs no backward pass through the body, and its
+        activations can be precomputed."""
         return self._train_bn
 
     @train_bn.setter

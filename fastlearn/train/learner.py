@@ -116,7 +116,7 @@ class Learner:
         `arch`: a timm name or a torchvision model function. Weights: `weights=PATH`, else the
         packaged ImageNet weights for tf_efficientnet_lite0/1/2, else timm's download;
         `pretrained=False` for random weights. The data is normalised with the model's statistics.
-        `train_bn`: train the BatchNorm layers of frozen groups (default: only for a random body).
+        `train_bn`: train the normalisation layers of frozen groups (default: for a random body only).
         """
         from fastlearn.models.zoo import create_classifier
         if data is None:
