@@ -22,16 +22,16 @@ __all__ = ["SmallMapConv2d", "use_small_map_convs"]
 
 
 class SmallMapConv2d(nn.Conv2d):
-    """`nn.Conv2d` (stride 1, zero padding) that, while training on the CPU on a map narrower
-    than its kernel, pads the input itself and drops the kernel taps that only meet padding
+    """`nn.Conv2d` (stride 1, zero padding) that, in a training step (train mode, gradients on)
+    on the CPU on a map narrower than its kernel, pads the input itself and drops the kernel taps that only meet padding
     (depthwise convolutions always; others when taps are dropped)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         kh, kw = self.kernel_size
         h, w = x.shape[-2:]
-        if (x.device.type != "cpu" or (h >= kh and w >= kw) or not torch.is_grad_enabled()
-                or not (x.requires_grad or self.weight.requires_grad)):
-            return super().forward(x)
+        if (not self.training or x.device.type != "cpu" or (h >= kh and w >= kw) or not torch.is_grad_enabled()
+                or not (x.requires_grad or self.weight.requires_grad) or torch.jit.is_tracing()):
+            return super().forward(x)  # evaluation, exports (ONNX needs the static kernel), other devices
         (top, bottom, r0, r1), (left, right, c0, c1) = _cut(h, kh, self.padding[0]), _cut(w, kw, self.padding[1])
         if self.groups != self.in_channels and (r1 - r0, c1 - c0) == (kh, kw):
             return super().forward(x)
