@@ -23,8 +23,8 @@ __all__ = ["SmallMapConv2d", "use_small_map_convs"]
 
 class SmallMapConv2d(nn.Conv2d):
     """`nn.Conv2d` (stride 1, zero padding) that, in a training step (train mode, gradients on)
-    on the CPU on a map narrower than its kernel, pads the input itself and drops the kernel taps that only meet padding
-    (depthwise convolutions always; others when taps are dropped)."""
+    on the CPU on a map narrower than its kernel, pads the input itself and drops the kernel
+    taps that only meet padding (depthwise convolutions always; others when taps are dropped)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         kh, kw = self.kernel_size
