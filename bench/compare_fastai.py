@@ -223,6 +223,7 @@ def worker_ceiling(case: dict, work: Path, seed: int, steps: int = 12) -> dict:
     import contextlib
     import torch
     from fastlearn.models.zoo import create_classifier
+    from fastlearn.train.learner import fuses_adamw
     from fastlearn.utils.denormals import flush_denormals
     torch.manual_seed(seed)
     cuda = torch.cuda.is_available()
@@ -233,8 +234,7 @@ def worker_ceiling(case: dict, work: Path, seed: int, steps: int = 12) -> dict:
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else contextlib.nullcontext
     model = create_classifier(case["arch"], 10, pretrained=case["pretrained"]).to(device, memory_format=fmt)
     model.freeze_to(0)
-    fused = cuda or tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)  # as the Learner
-    opt = torch.optim.AdamW(model.parameters(), 1e-3, fused=fused or None)
+    opt = torch.optim.AdamW(model.parameters(), 1e-3, fused=fuses_adamw(device) or None)
     x = torch.randn(case["bs"], 3, case["size"], case["size"], device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (case["bs"],), device=device)
 
