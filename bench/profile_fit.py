@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     p.add_argument("--fp32", action="store_true", help="no bf16 autocast (the GPU default)")
     p.add_argument("--channels-last", choices=["auto", "on", "off"], default="auto",
                    help="the memory format (auto: the Learner's default for the device)")
+    p.add_argument("--no-reuse-memory", action="store_true", help="the Learner's reuse_memory=False")
     p.add_argument("--sample", type=int, help="train on this many images (and a proportional validation set)")
     a = p.parse_args(argv)
 
@@ -49,7 +50,8 @@ def main(argv=None) -> int:
     if a.sample:
         data = data.sample(a.sample)
     learn = Learner.pretrained(a.arch, data, progress=False, mixed_precision=False if a.fp32 else "auto",
-                               channels_last={"on": True, "off": False}.get(a.channels_last, "auto"))
+                               channels_last={"on": True, "off": False}.get(a.channels_last, "auto"),
+                               reuse_memory=not a.no_reuse_memory)
     learn.model.bn_adapt = True
     learn.freeze() if a.frozen else learn.unfreeze()
     n = len(data.paths_of("train")) + len(data.paths_of("valid"))

@@ -1,0 +1,80 @@
+"""Keeping freed memory in the process while training on the CPU, instead of handing it back.
+
+PyTorch allocates every CPU tensor with the C library's malloc, and glibc's malloc serves a
+large block (a batch of activations: 25 MB for Lite0's first expanded layer at 64 px, batch 64)
+with a fresh mmap and unmaps it when freed, or trims the heap's freed top. The next step asks
+for the same blocks again, and the kernel faults in and zeroes every page anew: on 2 cores
+that showed up as zero-fills and copies running at 3 GB/s. Inside `reuse_freed_memory()` glibc
+serves every block from its heap and keeps freed ones for reuse; on leaving, its defaults come
+back and the freed memory goes back to the system (`malloc_trim`), so the process does not stay
+larger after training. Elsewhere than glibc (macOS, Windows, musl) it does nothing.
+Measured on 2 cores, Lite0 at 64 px, batch 64: an unfrozen epoch of the digits 17.4-18.2 s
+against 19.7-24.9 s, in alternating runs, for the same peak resident memory (1.51 GB, 1.50 GB).
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import platform
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+__all__ = ["reuse_freed_memory", "reusing_freed_memory"]
+
+# mallopt parameters (malloc.h) and glibc's documented defaults, restored on leaving. Keeping
+# blocks of at most 32 MB only (the largest mmap threshold glibc accepts) gained less in the same
+# test: 18.3-22.0 s against 21.4-23.4 s.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -3, -4
+_DEFAULTS = {_M_TRIM_THRESHOLD: 128 * 1024, _M_MMAP_THRESHOLD: 128 * 1024, _M_MMAP_MAX: 65536}
+_KEEP = {_M_TRIM_THRESHOLD: 2**31 - 1, _M_MMAP_MAX: 0}  # never trim the heap, never mmap a block
+
+_lock = threading.Lock()
+_depth = 0
+
+
+def _glibc():
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+_LIBC = _glibc()
+
+
+def reusing_freed_memory() -> bool:
+    """Whether a `reuse_freed_memory()` block is active now (and glibc is there to obey it)."""
+    return _LIBC is not None and _depth > 0
+
+
+def _set(values: dict[int, int]) -> None:
+    for param, value in values.items():
+        _LIBC.mallopt(ctypes.c_int(param), ctypes.c_int(value))
+
+
+@contextmanager
+def reuse_freed_memory(enabled: bool = True) -> Iterator[None]:
+    """Inside the block, glibc's malloc takes every block from its heap and keeps freed ones for
+    the next allocation instead of returning them to the system. Blocks nest; the outermost one
+    restores glibc's defaults and trims the heap on leaving.
+    `enabled=False`, or a C library other than glibc: nothing changes."""
+    global _depth
+    if not enabled or _LIBC is None:
+        yield
+        return
+    with _lock:
+        _depth += 1
+        if _depth == 1:
+            _set(_KEEP)
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                _set(_DEFAULTS)
+                _LIBC.malloc_trim(ctypes.c_size_t(0))
