@@ -19,7 +19,8 @@ warm afterwards).
 
 The ceiling is a model-only process: the training step (forward, backward, AdamW) and the
 evaluation forward pass on tensors already in memory, same architecture, size, batch size and
-settings as the Learner (channels_last, fused AdamW, denormals flushed; bf16 autocast on a GPU;
+settings as the Learner (channels_last, fused AdamW, denormals flushed, freed memory reused on
+the CPU; bf16 autocast on a GPU;
 in the frozen step, BatchNorm on batch statistics as both libraries train it).
 Pipeline efficiency = the ceiling's time for an epoch's images / the measured epoch time, with
 the ceiling measured again after each round (A B ceiling, A B ceiling): this machine's speed
@@ -225,6 +226,7 @@ def worker_ceiling(case: dict, work: Path, seed: int, steps: int = 12) -> dict:
     from fastlearn.models.zoo import create_classifier
     from fastlearn.train.learner import fuses_adamw
     from fastlearn.utils.denormals import flush_denormals
+    from fastlearn.utils.memory import reuse_freed_memory
     torch.manual_seed(seed)
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
@@ -240,7 +242,7 @@ def worker_ceiling(case: dict, work: Path, seed: int, steps: int = 12) -> dict:
 
     def timed(train: bool) -> float:
         return images_per_second(model, x, y, opt, train, autocast, steps)
-    with flush_denormals():  # as the Learner trains and predicts
+    with flush_denormals(), reuse_freed_memory():  # as the Learner trains and predicts
         out = {"train_img_s": timed(True), "eval_img_s": timed(False)}
         # the frozen body: forward through it without gradients, train the head. Its BatchNorm layers
         # use batch statistics, as in the measured recipe (fastlearn's bn_adapt, fastai's train_bn).
