@@ -425,12 +425,14 @@ class Learner:
         return self.lr_finder
 
     # ----- predictions and evaluation (fastlearn.infer, fastlearn.interpret) ---------------------------
+    @_speed_settings  # once around all passes (TTA makes n + 1), not once per pass
     def predict(self, split: str = "valid", log: bool = False):
         """(probabilities, targets) of `split` in order; for "test", (probabilities, file names).
         `log=True` for log-probabilities. Uses the calibrated temperature once fitted."""
         from fastlearn.infer.predictions import predict
         return predict(self, split, log)
 
+    @_speed_settings
     def tta(self, n: int = 4, split: str = "valid", log: bool = False, reduce: bool = True):
         """Like `predict`, averaging the centre view with `n` augmented views (`reduce=False`:
         every view, stacked as (n + 1, items, classes))."""
