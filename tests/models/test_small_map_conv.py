@@ -10,16 +10,17 @@ from fastlearn.models import create_classifier
 from fastlearn.models.small_map_conv import SmallMapConv2d, use_small_map_convs
 
 
-@pytest.mark.parametrize("groups, k, pad", [(1, 3, 1), (6, 3, 1), (6, 5, 2), (6, 4, 1), (1, 1, 0), (6, 3, 3)])
+@pytest.mark.parametrize("groups, k, pad", [(1, 3, 1), (6, 3, 1), (6, 5, 2), (6, 4, 1), (1, 1, 0), (6, 3, 3), (1, 5, 2)])
 def test_same_outputs_and_gradients_as_conv2d(groups, k, pad):
     torch.manual_seed(0)
-    for h, w, bias in itertools.product([1, 2, 3, 4, 7], [2, 5], [True, False]):
+    for h, w, bias, fmt in itertools.product([1, 2, 3, 4, 7], [2, 5], [True, False],
+                                             [torch.channels_last, torch.contiguous_format]):
         if min(h, w) + 2 * pad < k:
             continue  # no output: nn.Conv2d refuses it too
         plain = nn.Conv2d(6, 6, k, padding=pad, groups=groups, bias=bias)
         fast = use_small_map_convs(nn.Sequential(copy.deepcopy(plain)))[0]
         assert isinstance(fast, SmallMapConv2d)
-        x = torch.randn(3, 6, h, w).contiguous(memory_format=torch.channels_last)
+        x = torch.randn(3, 6, h, w).contiguous(memory_format=fmt)
         grads = []
         for m in (plain, fast):
             xi = x.clone().requires_grad_()
@@ -30,9 +31,10 @@ def test_same_outputs_and_gradients_as_conv2d(groups, k, pad):
             assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5), (h, w, k, pad)
 
 
-def test_models_keep_their_parameter_names_and_train_the_same():
+@pytest.mark.parametrize("arch, pretrained", [("tf_efficientnet_lite0", True), ("resnet18", False)])
+def test_models_keep_their_parameter_names_and_train_the_same(arch, pretrained):
     torch.manual_seed(0)
-    model = create_classifier("tf_efficientnet_lite0", 3, pretrained=True)
+    model = create_classifier(arch, 3, pretrained=pretrained)
     fast = [m for m in model.modules() if isinstance(m, SmallMapConv2d)]
     assert len(fast) > 10  # every stride-1 convolution of the body
     plain = copy.deepcopy(model)
@@ -44,7 +46,8 @@ def test_models_keep_their_parameter_names_and_train_the_same():
             conv.load_state_dict(m.state_dict())
             setattr(plain.get_submodule(parent), child, conv)
     assert list(model.state_dict()) == list(plain.state_dict())
-    x, y = torch.randn(8, 3, 64, 64), torch.arange(8) % 3  # 64 px: 2x2 maps under 5x5 kernels at the end
+    # 64 px: Lite0 ends on 2x2 maps under 5x5 depthwise kernels, resnet18 under dense 3x3 ones
+    x, y = torch.randn(8, 3, 64, 64), torch.arange(8) % 3
     for m in (model, plain):
         m.freeze_to(0)
         m.train()
