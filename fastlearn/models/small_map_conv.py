@@ -4,8 +4,8 @@ Small images make small maps: Lite0 at 64 px ends on 2x2 and 4x4 maps under 3x3 
 kernels. oneDNN's backward pass for a depthwise convolution padded inside the call is then
 2-17x slower than for the same convolution on an input padded beforehand, with the kernel cut
 to the taps that can reach the map (a 5x5 kernel on a 2x2 map only ever multiplies its central
-3x3 by anything but padding). Dense convolutions gain only when taps are cut (3x3 on a 1x1 map:
-7x); on 2x2 maps they lose up to 20% below 512 channels, so they keep the usual route then. The
+3x3 by anything but padding). Dense convolutions gain from that only when taps are cut (3x3 on
+a 1x1 map: 7x; on 2x2 maps it lost up to 20% below 512 channels); see below for 2x2 maps. The
 forward pass alone is fastest the usual way, and so are maps at least as wide as the kernel, so
 only training steps on the CPU take the other route. The result is the same convolution (same
 outputs and gradients up to float rounding; the cut taps get the zero gradient they always
