@@ -1,7 +1,6 @@
 import pytest
 import torch
 
-from fastlearn import ImageData, Learner
 from fastlearn.utils.denormals import flush_denormals, flushing_denormals
 
 DENORMAL = 1e-40  # float32's smallest normal number is about 1.2e-38
@@ -33,11 +32,10 @@ def test_denormals_are_zero_inside_and_the_mode_is_restored_after(restore_mode):
         assert product() > 0
 
 
-def test_learner_flushes_while_it_trains_and_predicts_and_leaves_the_mode_alone(mnist_root, restore_mode):
+def test_learner_flushes_while_it_trains_and_predicts_and_leaves_the_mode_alone(tiny_learner, restore_mode):
     torch.set_flush_denormal(False)
     seen = []
-    data = ImageData.from_folder(mnist_root, size=32, bs=32, augment="none", max_zoom=1.0, progress=False).sample(64)
-    learn = Learner.pretrained("tf_efficientnet_lite0", data, progress=False)
+    learn = tiny_learner
     learn.model.register_forward_hook(lambda *_: seen.append(flushing_denormals()))
     learn.fit_one_cycle(1, 1e-3)
     learn.predict()
