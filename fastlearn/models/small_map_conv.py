@@ -1,18 +1,19 @@
-"""Convolutions whose kernel is wider than their feature map, trained faster on the CPU.
+"""Convolutions whose kernel is wider than their feature map, faster on the CPU.
 
 Small images make small maps: Lite0 at 64 px ends on 2x2 and 4x4 maps under 3x3 and 5x5
 kernels. oneDNN's backward pass for a depthwise convolution padded inside the call is then
 2-17x slower than for the same convolution on an input padded beforehand, with the kernel cut
 to the taps that can reach the map (a 5x5 kernel on a 2x2 map only ever multiplies its central
 3x3 by anything but padding). Dense convolutions gain from that only when taps are cut (3x3 on
-a 1x1 map: 7x; on 2x2 maps it lost up to 20% below 512 channels); see below for 2x2 maps. The
-forward pass alone is fastest the usual way, and so are maps at least as wide as the kernel, so
-only training steps on the CPU take the other route. The result is the same convolution (same
+a 1x1 map: 7x; on 2x2 maps it lost up to 20% below 512 channels); see below for 2x2 maps. A
+forward pass alone is faster the usual way than padded beforehand, and so are maps at least as
+wide as the kernel, so only training steps on the CPU take that route. The result is the same convolution (same
 outputs and gradients up to float rounding; the cut taps get the zero gradient they always
 got), with the same parameters under the same names.
-Dense convolutions on maps with fewer pixels than the kernel has taps (3x3 on 2x2) train as one
-matrix product per (output pixel, input pixel) pair instead: 16 channel-matrix products where
-the convolution does 36, and no oneDNN backward pass (512 channels, 64 images: 85 -> 36 ms).
+Dense convolutions on maps with fewer pixels than the kernel has taps (3x3 on 2x2) train and
+evaluate as one matrix product per (output pixel, input pixel) pair instead: 16 channel-matrix
+products where the convolution does 36, and no oneDNN backward pass (512 channels, 64 images:
+training step 85 -> 36 ms, evaluation 16.6 -> 12.7 ms; on a 1x1 map 9.2 -> 1.2 ms).
 Measured on 2 cores (bench/RESULTS.md): Lite0's training step at 64 px 1.2-1.8x faster;
 resnet18's at 64 px 810/862 -> 666/714 ms (two alternating pairs).
 """
@@ -31,23 +32,32 @@ class SmallMapConv2d(nn.Conv2d):
     """`nn.Conv2d` (stride 1, zero padding) that, in a training step (train mode, gradients on)
     on the CPU on a map narrower than its kernel, pads the input itself and drops the kernel
     taps that only meet padding (depthwise convolutions always; others when taps are dropped),
-    or, dense on a map of fewer pixels than taps, multiplies pixel pairs by matrices."""
+    or, dense on a map of fewer pixels than taps, multiplies pixel pairs by matrices (training
+    and evaluation)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         kh, kw = self.kernel_size
         h, w = x.shape[-2:]
-        if (not self.training or x.device.type != "cpu" or (h >= kh and w >= kw) or not torch.is_grad_enabled()
-                or not (x.requires_grad or self.weight.requires_grad) or torch.jit.is_tracing()):
-            return super().forward(x)  # evaluation, exports (ONNX needs the static kernel), other devices
+        if x.device.type != "cpu" or (h >= kh and w >= kw) or torch.jit.is_tracing():
+            return super().forward(x)  # exports (ONNX needs the static kernel), other devices, larger maps
         (top, bottom, r0, r1), (left, right, c0, c1) = _cut(h, kh, self.padding[0]), _cut(w, kw, self.padding[1])
-        if self.groups == 1 and x.dtype == self.weight.dtype and not torch.is_autocast_enabled("cpu"):
+        step = self.training and torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad)
+        if (self.groups == 1 and self.in_channels * self.out_channels >= _MATMUL_MIN_CHANNELS ** 2
+                and x.dtype == self.weight.dtype and not torch.is_autocast_enabled("cpu")):
             pairs, ho, wo = _pairs(h, w, kh, kw, *self.padding)
-            if len(pairs) < ho * wo * (r1 - r0) * (c1 - c0):
+            # against what would run otherwise: the cut kernel in a training step, the whole one else
+            if len(pairs) < ho * wo * ((r1 - r0) * (c1 - c0) if step else kh * kw):
                 return _TapMatmul.apply(x, self.weight, self.bias, pairs, ho, wo)
-        if self.groups != self.in_channels and (r1 - r0, c1 - c0) == (kh, kw):
+        if not step or (self.groups != self.in_channels and (r1 - r0, c1 - c0) == (kh, kw)):
             return super().forward(x)
         weight = self.weight[:, :, r0:r1, c0:c1]
         return F.conv2d(F.pad(x, (left, right, top, bottom)), weight, self.bias, 1, 0, 1, self.groups)
+
+
+# Below 64 x 64 channels, issuing one matrix product per pixel pair costs more than the
+# convolution (3x3 on 2x2, 64 images: 16 channels 0.54 -> 0.84 ms a training step, 32: 0.81 ->
+# 0.88; 64: 1.97 -> 1.31, and evaluation breaks even there).
+_MATMUL_MIN_CHANNELS = 64
 
 
 def _cut(size: int, k: int, pad: int) -> tuple[int, int, int, int]:

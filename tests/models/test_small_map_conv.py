@@ -1,4 +1,4 @@
-"""SmallMapConv2d computes the same convolution (outputs and gradients) as nn.Conv2d."""
+"""SmallMapConv2d computes the same convolution (outputs and gradients, training and evaluating) as nn.Conv2d."""
 import copy
 import itertools
 
@@ -26,7 +26,10 @@ def test_same_outputs_and_gradients_as_conv2d(groups, k, pad):
             xi = x.clone().requires_grad_()
             out = m(xi)
             out.backward(torch.linspace(-1, 1, out.numel()).view_as(out))
-            grads.append((out.detach(), xi.grad, m.weight.grad) + ((m.bias.grad,) if bias else ()))
+            with torch.no_grad():  # evaluation takes its own route on small maps
+                evaluated = m.eval()(x)
+            m.train()
+            grads.append((out.detach(), evaluated, xi.grad, m.weight.grad) + ((m.bias.grad,) if bias else ()))
         for a, b in zip(*grads):
             assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5), (h, w, k, pad)
 
