@@ -5,9 +5,9 @@ large block (a batch of activations: 25 MB for Lite0's first expanded layer at 6
 with a fresh mmap and unmaps it when freed, or trims the heap's freed top. The next step asks
 for the same blocks again, and the kernel faults in and zeroes every page anew: on 2 cores
 that showed up as zero-fills and copies running at 3 GB/s. Inside `reuse_freed_memory()` glibc
-serves every block from its heap and keeps freed ones for reuse; on leaving, its defaults come
-back and the freed memory goes back to the system (`malloc_trim`), so the process does not stay
-larger after training. Elsewhere than glibc (macOS, Windows, musl) it does nothing.
+serves every block from its heap and keeps freed ones for reuse; on leaving, glibc behaves as
+its adaptive defaults would by then, and the freed memory goes back to the system
+(`malloc_trim`), so the process does not stay larger after training. Elsewhere than glibc (macOS, Windows, musl) it does nothing.
 Measured on 2 cores, Lite0 at 64 px, batch 64: an unfrozen epoch of the digits 17.4-18.2 s
 against 19.7-24.9 s, in alternating runs, for the same peak resident memory (1.51 GB, 1.50 GB).
 """
@@ -22,12 +22,17 @@ from typing import Iterator
 
 __all__ = ["reuse_freed_memory", "reusing_freed_memory"]
 
-# mallopt parameters (malloc.h) and glibc's documented defaults, restored on leaving. Keeping
-# blocks of at most 32 MB only (the largest mmap threshold glibc accepts) gained less in the same
-# test: 18.3-22.0 s against 21.4-23.4 s.
+# mallopt parameters (malloc.h). Keeping blocks of at most 32 MB only (the largest mmap threshold
+# glibc accepts) gained less in the same test: 18.3-22.0 s against 21.4-23.4 s.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -3, -4
-_DEFAULTS = {_M_TRIM_THRESHOLD: 128 * 1024, _M_MMAP_THRESHOLD: 128 * 1024, _M_MMAP_MAX: 65536}
 _KEEP = {_M_TRIM_THRESHOLD: 2**31 - 1, _M_MMAP_MAX: 0}  # never trim the heap, never mmap a block
+# On leaving. Any mallopt call turns off glibc's own rule, which raises the mmap threshold to the
+# largest block freed so far (up to 32 MB) and the trim threshold to twice that, and it cannot be
+# turned on again. Restoring the starting values (128 KB) pinned the threshold there and faulted
+# every large block in anew: in one process, a Lite0 training step at 64 px took 321 ms before a
+# block and 437-440 ms after it. So leave glibc where its rule ends up after large blocks were
+# freed: 328-340 ms after a block (258-272 ms inside one).
+_AFTER = {_M_TRIM_THRESHOLD: 64 * 1024 * 1024, _M_MMAP_THRESHOLD: 32 * 1024 * 1024, _M_MMAP_MAX: 65536}
 
 _lock = threading.Lock()
 _depth = 0
@@ -59,8 +64,10 @@ def _set(values: dict[int, int]) -> None:
 @contextmanager
 def reuse_freed_memory(enabled: bool = True) -> Iterator[None]:
     """Inside the block, glibc's malloc takes every block from its heap and keeps freed ones for
-    the next allocation instead of returning them to the system. Blocks nest; the outermost one
-    restores glibc's defaults and trims the heap on leaving.
+    the next allocation instead of returning them to the system. Blocks nest; on leaving the
+    outermost one, glibc behaves as its own adaptive rule would after large blocks were freed
+    (blocks up to 32 MB from the heap, up to 64 MB of its free top kept), and the freed memory
+    goes back to the system (`malloc_trim`).
     `enabled=False`, or a C library other than glibc: nothing changes."""
     global _depth
     if not enabled or _LIBC is None:
@@ -76,5 +83,5 @@ def reuse_freed_memory(enabled: bool = True) -> Iterator[None]:
         with _lock:
             _depth -= 1
             if _depth == 0:
-                _set(_DEFAULTS)
+                _set(_AFTER)
                 _LIBC.malloc_trim(ctypes.c_size_t(0))

@@ -15,6 +15,7 @@ glibc_only = pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ve
 # block may reuse, so what glibc does with a fresh block could not be seen here.
 PROBE = """
 import json
+import resource
 from pathlib import Path
 import torch
 from fastlearn.utils.memory import reuse_freed_memory, reusing_freed_memory
@@ -27,14 +28,23 @@ def rss_after_freeing(mb):
     del t
     return resident_mb()
 
-out = {"base": rss_after_freeing(24)}
+def pages_faulted_by_a_block_again(mb):  # as a training step's activations, block after block
+    for _ in range(3):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        t = torch.ones(mb * 2**18)
+        del t
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+out = {"base": rss_after_freeing(24), "faults_untouched": pages_faulted_by_a_block_again(24)}
 with reuse_freed_memory():
     out["inside"] = reusing_freed_memory()
     out["kept"] = rss_after_freeing(24)
+    out["faults_inside"] = pages_faulted_by_a_block_again(24)
     with reuse_freed_memory():
         pass
     out["inner_left"] = reusing_freed_memory()
 out["after"], out["after_flag"] = resident_mb(), reusing_freed_memory()
+out["faults_after"] = pages_faulted_by_a_block_again(24)
 print(json.dumps(out))
 """
 
@@ -48,6 +58,10 @@ def test_freed_blocks_stay_inside_and_go_back_to_the_system_on_leaving():
     assert r["kept"] - r["base"] > 20, f"inside, the freed 24 MB stay for reuse ({r})"
     assert r["kept"] - r["after"] > 20, f"on leaving, the memory goes back to the system ({r})"
     assert not r["after_flag"]
+    # a 24 MB block is 6,144 pages: glibc untouched and inside the block reuse them, and leaving
+    # must not pin glibc below what its own adaptive rule had reached (all pages faulted anew)
+    assert r["faults_untouched"] < 1000 and r["faults_inside"] < 1000, r
+    assert r["faults_after"] < 1000, f"after leaving, a freed block's pages are faulted in anew ({r})"
 
 
 def test_disabled_changes_nothing():
