@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from fastlearn.utils.denormals import flush_denormals, flushing_denormals
+from tests.utils.conftest import modes_during
 
 DENORMAL = 1e-40  # float32's smallest normal number is about 1.2e-38
 
@@ -34,14 +35,10 @@ def test_denormals_are_zero_inside_and_the_mode_is_restored_after(restore_mode):
 
 def test_learner_flushes_while_it_trains_and_predicts_and_leaves_the_mode_alone(tiny_learner, restore_mode):
     torch.set_flush_denormal(False)
-    seen = []
-    learn = tiny_learner
-    learn.model.register_forward_hook(lambda *_: seen.append(flushing_denormals()))
-    learn.fit_one_cycle(1, 1e-3)
-    learn.predict()
+    seen = modes_during(tiny_learner, flushing_denormals, lambda learn: learn.fit_one_cycle(1, 1e-3),
+                        lambda learn: learn.predict())
     assert seen and all(seen), "training and prediction run with denormals flushed"
     assert not flushing_denormals(), "the process's own mode is back after fit and predict"
-    seen.clear()
-    learn.flush_denormal = False
-    learn.predict()
+    tiny_learner.flush_denormal = False
+    seen = modes_during(tiny_learner, flushing_denormals, lambda learn: learn.predict())
     assert seen and not any(seen)

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from fastlearn.utils.memory import reuse_freed_memory, reusing_freed_memory
+from tests.utils.conftest import modes_during
 
 glibc_only = pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
                                 reason="the setting talks to glibc's malloc")
@@ -72,15 +73,10 @@ def test_disabled_changes_nothing():
 @glibc_only
 @pytest.mark.filterwarnings("ignore:lr_find")  # 3 iterations: the suggestion means nothing, and is not the point
 def test_learner_reuses_memory_while_it_trains_and_predicts_on_the_cpu(tiny_learner):
-    seen = []
-    learn = tiny_learner
-    learn.model.register_forward_hook(lambda *_: seen.append(reusing_freed_memory()))
-    learn.lr_find(num_it=3)
-    learn.fit_one_cycle(1, 1e-3)
-    learn.predict()
+    seen = modes_during(tiny_learner, reusing_freed_memory, lambda learn: learn.lr_find(num_it=3),
+                        lambda learn: learn.fit_one_cycle(1, 1e-3), lambda learn: learn.predict())
     assert seen and all(seen), "lr_find, training, validation and prediction keep freed memory"
-    assert not reusing_freed_memory(), "and the process's allocator is back to its defaults after each"
-    seen.clear()
-    learn.reuse_memory = False
-    learn.fit_one_cycle(1, 1e-3)
+    assert not reusing_freed_memory(), "and the setting ends with each of them"
+    tiny_learner.reuse_memory = False
+    seen = modes_during(tiny_learner, reusing_freed_memory, lambda learn: learn.fit_one_cycle(1, 1e-3))
     assert seen and not any(seen)
