@@ -21,6 +21,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from fastlearn.utils.transfer import to_device
+
 __all__ = [
     "Flip", "Dihedral", "Rotate", "Zoom", "Lighting",
     "BatchAugment", "PRESETS", "resize_batch", "affine_grid",
@@ -199,7 +201,7 @@ class BatchAugment:
         m = _eye(n)
         for t in self.geometric:
             m = m @ t.matrices(n, g)
-        grid = affine_grid(m[:, :2, :].to(x.device, x.dtype), size)
+        grid = affine_grid(to_device(m[:, :2, :].contiguous(), x.device).to(x.dtype), size)
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
     def value_scale_shift(self, n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -217,7 +219,8 @@ class BatchAugment:
         x = self.warp(x, size, g)
         if (ss := self.value_scale_shift(x.shape[0], g)) is not None:
             shape = (-1, 1, 1, 1)
-            x = (x * ss[0].to(x).view(shape) + ss[1].to(x).view(shape)).clamp_(0, 1)
+            s, b = (to_device(v, x.device).to(x.dtype).view(shape) for v in ss)
+            x = (x * s + b).clamp_(0, 1)
         for t in self.pixel_fns:
             x = t.pixels(x, g)
         return x

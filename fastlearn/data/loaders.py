@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from fastlearn.data.augment import BatchAugment, resize_batch
+from fastlearn.utils.transfer import to_device
 
 __all__ = ["DeviceLoader", "default_device", "eval_batch"]
 
@@ -69,8 +70,9 @@ class DeviceLoader:
         # Dropping a last batch is only worth it when it would be tiny (BatchNorm dislikes 1 sample).
         self.drop_last = drop_last and len(self.index) > bs
         self.generator = torch.Generator().manual_seed(seed)
-        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-        self.std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+        # on the device once, not copied there for every batch
+        self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
 
     def __len__(self) -> int:
         n = len(self.index)
@@ -137,14 +139,14 @@ class DeviceLoader:
         if aug is None:
             return eval_batch(x, self.size, self.mean, self.std)
         x = x.permute(0, 3, 1, 2)
-        mean, std = self.mean.to(x.device), self.std.to(x.device)
+        mean, std = self.mean, self.std
         scale, shift = 1 / (255 * std), -mean / std
         if aug.pixel_fns:  # arbitrary pixel functions want [0, 1] values
             x = aug(x.float().div_(255), self.size, self.generator).mul_(255)
         else:
             x = aug.warp(x.float(), self.size, self.generator)
             if (ss := aug.value_scale_shift(x.shape[0], self.generator)) is not None:
-                s, b = (v.to(x.device).view(-1, 1, 1, 1) for v in ss)
+                s, b = (to_device(v, x.device).view(-1, 1, 1, 1) for v in ss)
                 x = x.mul_(scale * s).add_(shift + b / std)
                 return torch.clamp_(x, -mean / std, (1 - mean) / std)
         return x.mul_(scale).add_(shift)
