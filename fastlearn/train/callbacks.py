@@ -3,6 +3,11 @@
 The learner calls, in order: fit_begin, then per epoch epoch_begin, batch_end after every
 optimizer step, epoch_end after validation, and fit_end. Every hook receives the learner;
 set `learn.stop_training = True` to end training after the current batch.
+
+`batch_end` gets the step's loss as a 0-dimensional tensor on the training device, not a float:
+`float(loss)` makes the CPU wait until a GPU has finished the step, so a callback that reads it
+after every step keeps the GPU from queueing the next one. Read it when you need the number
+(the progress bar does about twice a second), or collect the tensors and read them together.
 """
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ import math
 import sys
 import time
 from typing import TYPE_CHECKING
+
+import torch
 
 if TYPE_CHECKING:
     from fastlearn.train.learner import Learner
@@ -22,7 +29,7 @@ class Callback:
 
     def fit_begin(self, learn: "Learner") -> None: ...
     def epoch_begin(self, learn: "Learner", epoch: int) -> None: ...
-    def batch_end(self, learn: "Learner", loss: float) -> None: ...
+    def batch_end(self, learn: "Learner", loss: "torch.Tensor") -> None: ...
     def epoch_end(self, learn: "Learner", epoch: int, row: dict) -> None: ...
     def fit_end(self, learn: "Learner") -> None: ...
 
@@ -30,10 +37,11 @@ class Callback:
 class ProgressTable(Callback):
     """A progress bar per epoch and one table row per epoch (epoch, losses, metrics, time)."""
 
-    def __init__(self, bar: bool = True):
-        self.bar_enabled = bar
+    def __init__(self, bar: bool = True, refresh: float = 0.5):
+        self.bar_enabled, self.refresh = bar, refresh
         self._bar = None
         self._header_done = False
+        self._shown = 0.0
 
     def fit_begin(self, learn):
         self._header_done = False
@@ -48,7 +56,9 @@ class ProgressTable(Callback):
     def batch_end(self, learn, loss):
         if self._bar is not None:
             self._bar.update()
-            self._bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+            if (now := time.perf_counter()) - self._shown >= self.refresh:  # reading the loss waits for the device
+                self._shown = now
+                self._bar.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
 
     def epoch_end(self, learn, epoch, row):
         if self._bar is not None:
@@ -75,14 +85,46 @@ class ProgressTable(Callback):
 
 
 class StopOnNaN(Callback):
-    """Stops training with a clear error when the loss becomes NaN or infinite."""
+    """Stops training with a clear error when the loss becomes NaN or infinite.
+
+    On the CPU every step's loss is checked. On a GPU, where reading a loss waits for the device,
+    a flag kept on the device collects every step and is read at least every `every` seconds
+    and at the end of each epoch."""
+
+    def __init__(self, every: float = 1.0):
+        self.every = every
+        self._bad: torch.Tensor | None = None
+        self._checked = 0.0
+
+    def fit_begin(self, learn):
+        self._bad, self._checked = None, time.perf_counter()
 
     def batch_end(self, learn, loss):
-        if not math.isfinite(loss):
+        if loss.device.type == "cpu":
+            self._raise_if(learn, not math.isfinite(float(loss)), loss)
+            return
+        bad = ~torch.isfinite(loss)
+        self._bad = bad if self._bad is None else self._bad | bad
+        if time.perf_counter() - self._checked >= self.every:
+            self._check(learn, loss)
+
+    def epoch_end(self, learn, epoch, row):
+        self._check(learn, None)
+
+    def _check(self, learn, loss):
+        self._checked = time.perf_counter()
+        if self._bad is not None:
+            bad, self._bad = bool(self._bad), None
+            self._raise_if(learn, bad, loss)
+
+    @staticmethod
+    def _raise_if(learn, bad: bool, loss) -> None:
+        if bad:
             learn.stop_training = True
+            value = "" if loss is None else f" ({float(loss)})"
             raise FloatingPointError(
-                f"the training loss became {loss} at iteration {len(learn.recorder.losses)}: the learning "
-                "rate is probably too high. Run learn.lr_find() and pick a smaller rate.")
+                f"the training loss became NaN or infinite{value} by iteration {len(learn.recorder.losses)}: "
+                "the learning rate is probably too high. Run learn.lr_find() and pick a smaller rate.")
 
 
 class SaveEveryEpoch(Callback):

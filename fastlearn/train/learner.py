@@ -295,7 +295,9 @@ class Learner:
                 module.train()
                 for cb in cbs:
                     cb.epoch_begin(self, self.epoch)
-                losses = []
+                # The losses stay on the device: reading one (`.item()`) would wait for the device
+                # after every step, and on a GPU the next step's kernels could not queue up meanwhile.
+                loss_sum, n_batches = torch.zeros((), device=self.device), 0
                 for xb, yb in train_dl:
                     self._set_hparams(it)
                     with self._autocast():
@@ -304,12 +306,14 @@ class Learner:
                     opt.step()
                     opt.zero_grad(set_to_none=True)
                     it += 1
-                    losses.append(loss.item())
+                    loss = loss.detach()
+                    loss_sum += loss
+                    n_batches += 1
                     for cb in cbs:
-                        cb.batch_end(self, losses[-1])
+                        cb.batch_end(self, loss)
                     if self.stop_training:
                         break
-                row = {"epoch": self.epoch, "train_loss": float(np.mean(losses)) if losses else float("nan")}
+                row = {"epoch": self.epoch, "train_loss": loss_sum.item() / n_batches if n_batches else float("nan")}
                 row.update(self._evaluate(module, valid_dl))
                 row["time"] = time.perf_counter() - t0
                 for cb in cbs:
@@ -331,11 +335,12 @@ class Learner:
         try:
             for xb, yb in loader:
                 with self._autocast():
-                    outs.append(module(self._prepare(xb)).float().cpu())
-                ys.append(yb.cpu())
+                    outs.append(module(self._prepare(xb)).float())
+                ys.append(yb)
         finally:
             module.train(was)
-        return torch.cat(outs), torch.cat(ys)
+        # one copy to the host at the end: a copy per batch would wait for the device each time
+        return torch.cat(outs).cpu(), torch.cat(ys).cpu()
 
     def _evaluate(self, module: nn.Module, loader) -> dict:
         logits, targets = self._outputs(module, loader)

@@ -1,6 +1,8 @@
 """What happened during training: losses, rates and metrics, with plots."""
 from __future__ import annotations
 
+import torch
+
 from fastlearn.train.callbacks import Callback
 
 __all__ = ["Recorder"]
@@ -11,21 +13,41 @@ class Recorder(Callback):
 
     `losses[i]`, `lrs[i]` (a list, one rate per layer group) and `moms[i]` belong to iteration i
     across all fits; `rows` holds each epoch's table row with `iteration`, the index it ended at.
+    The losses arrive as tensors on the training device and are read in one go when `losses` is
+    asked for or an epoch ends, so that recording them does not make the CPU wait for a GPU.
     """
 
     def __init__(self):
-        self.losses: list[float] = []
+        self._losses: list[float] = []
+        self._unread: list[torch.Tensor] = []
         self.lrs: list[list[float]] = []
         self.moms: list[float | None] = []
         self.rows: list[dict] = []
 
+    @property
+    def losses(self) -> list[float]:
+        """The training loss of every iteration so far."""
+        self._read()
+        return self._losses
+
+    def _read(self) -> None:
+        if self._unread:
+            self._losses += torch.stack(self._unread).float().tolist()
+            self._unread = []
+
     def batch_end(self, learn, loss):
-        self.losses.append(loss)
+        if torch.is_tensor(loss):
+            self._unread.append(loss.detach())
+        else:
+            self.losses.append(float(loss))
         self.lrs.append(learn.current_lrs())
         self.moms.append(learn.current_momentum())
 
     def epoch_end(self, learn, epoch, row):
         self.rows.append(dict(row, iteration=len(self.losses)))
+
+    def fit_end(self, learn):
+        self._read()  # what an interrupted epoch left
 
     def metric(self, name: str) -> list[float]:
         """One value per epoch of a column of the table (e.g. 'valid_loss', 'accuracy')."""

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from fastlearn import ImageData, Learner
-from fastlearn.train import KeepBest, PrecomputeWarning, SaveEveryEpoch
+from fastlearn.data import Lighting, Rotate, Zoom
+from fastlearn.train import Callback, KeepBest, PrecomputeWarning, SaveEveryEpoch, StopOnNaN
 from fastlearn.train.precompute import precomputed_activations
 
 
@@ -150,3 +151,56 @@ def test_course_recipe_reaches_97_percent_on_real_digits(trained_digits):
     assert 1e-4 < learn.lr_finder.suggestion < 1
     assert learn.epoch == 4 and [r["epoch"] for r in learn.recorder.rows] == [0, 1, 2, 3]
     assert learn.recorder.metric("accuracy")[-1] >= 0.97
+
+
+def test_callbacks_get_each_loss_as_a_tensor_and_the_recorder_reads_them_all(digits):
+    seen = []
+
+    class Keep(Callback):
+        def batch_end(self, learn, loss):
+            seen.append(loss)
+    learn = Learner.pretrained("tf_efficientnet_lite0", digits, progress=False, callbacks=[Keep()])
+    learn.fit(1e-2, 2)
+    assert seen and all(torch.is_tensor(x) and x.ndim == 0 and not x.requires_grad for x in seen)
+    assert learn.recorder.losses == pytest.approx([float(x) for x in seen])
+    ipe = learn.iters_per_epoch
+    assert len(seen) == 2 * ipe and [r["iteration"] for r in learn.recorder.rows] == [ipe, 2 * ipe]
+    for e, row in enumerate(learn.recorder.rows):  # the epoch's mean, summed on the device
+        assert row["train_loss"] == pytest.approx(np.mean(learn.recorder.losses[e * ipe:(e + 1) * ipe]), rel=1e-5)
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@cuda
+def test_training_on_a_gpu_does_not_wait_for_it_after_every_step(mnist_root):
+    """Reading a loss, or copying from ordinary host memory, makes the CPU wait until the GPU is
+    done; once per step, the GPU idles while the next step is prepared and launched."""
+    data = ImageData.from_folder(mnist_root, size=32, bs=16, augment=[Rotate(10.0), Zoom(1.1), Lighting(0.2)],
+                                 progress=False)
+
+    def syncs(n_train: int) -> int:
+        learn = Learner.pretrained("tf_efficientnet_lite0", data.sample(n_train), progress=False)
+        assert learn.device.type == "cuda"
+        next(cb for cb in learn.callbacks if isinstance(cb, StopOnNaN)).every = 1e9  # its timed check aside
+        learn.unfreeze()
+        learn.fit(1e-3, 1)  # first-time work (convolution plans, allocations) is not the loop's
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                learn.fit(1e-3, 1)
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+        return sum("synchroniz" in str(w.message) for w in caught)
+    few, many = syncs(64), syncs(256)  # 4 and 16 training batches
+    assert many == few, f"{few} waits in an epoch of 4 batches, {many} in one of 16"
+
+
+@cuda
+def test_a_nan_loss_on_a_gpu_still_stops_training_with_a_clear_error(digits):
+    learn = Learner.pretrained("tf_efficientnet_lite0", digits, opt="sgd", progress=False)
+    assert learn.device.type == "cuda"
+    learn.unfreeze()
+    with pytest.raises(FloatingPointError, match="lr_find"):
+        learn.fit(1e6, 1)
