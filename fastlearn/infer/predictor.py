@@ -52,7 +52,8 @@ def _rebuild(manifest: dict):
 class Predictor:
     """Predicts classes for images with an exported model. Build one with `load_learner(path)`."""
 
-    def __init__(self, manifest: dict, model: torch.nn.Module, device: torch.device | None = None):
+    def __init__(self, manifest: dict, model: torch.nn.Module, device: torch.device | None = None,
+                 mixed_precision: str | bool = "auto"):
         self.manifest = manifest
         self.classes: list[str] = list(manifest["classes"])
         self.multi_label: bool = bool(manifest["multi_label"])
@@ -64,6 +65,10 @@ class Predictor:
         self.model = model.to(self.device).eval()
         if self.device.type in ("cpu", "cuda"):  # as the Learner: faster convolutions on both
             self.model.to(memory_format=torch.channels_last)
+        # as the Learner ("auto": bf16 autocast on a GPU), so that it and the exported model agree
+        cuda = self.device.type == "cuda"
+        self.amp_dtype = torch.bfloat16 if (mixed_precision is True or (mixed_precision == "auto" and cuda
+                                                                       and torch.cuda.is_bf16_supported())) else None
         self.mean = torch.tensor(manifest["mean"], dtype=torch.float32)
         self.std = torch.tensor(manifest["std"], dtype=torch.float32)
 
@@ -84,15 +89,21 @@ class Predictor:
     @flush_denormals()  # as the Learner: faster on a CPU, changes nothing a user can see
     def _probs_of_pixels(self, pixels: np.ndarray, tta: int = 0) -> torch.Tensor:
         x8 = torch.from_numpy(pixels).to(self.device)
-        views = [self.model(eval_batch(x8, self.size, self.mean, self.std))]
+        views = [self._model(eval_batch(x8, self.size, self.mean, self.std))]
         if tta:
             augment, g = self._augment(), torch.Generator().manual_seed(0)
             mean, std = self.mean.view(1, 3, 1, 1).to(self.device), self.std.view(1, 3, 1, 1).to(self.device)
             for _ in range(tta):
                 x = augment(x8.permute(0, 3, 1, 2).float().div_(255), self.size, g)
-                views.append(self.model((x - mean) / std))
+                views.append(self._model((x - mean) / std))
         probs = [probabilities(v.float().cpu(), self.multi_label, self.temperature) for v in views]
         return torch.stack(probs).mean(0)
+
+    def _model(self, x: torch.Tensor) -> torch.Tensor:
+        if self.amp_dtype is None:
+            return self.model(x)
+        with torch.autocast(device_type=self.device.type, dtype=self.amp_dtype):
+            return self.model(x)
 
     def probs(self, items: Sequence, bs: int = 64, tta: int = 0) -> torch.Tensor:
         """Class probabilities (n, c) for paths, PIL images, encoded bytes or arrays, in batches;

@@ -36,7 +36,9 @@ def test_fresh_process_without_training_data_predicts_identically(trained_digits
         shutil.copy(f, copies / f"{i:03d}.png")
     here = load_learner(bundle).probs(sorted(copies.iterdir()))
     learn_probs, _ = learn.predict()
-    assert torch.allclose(here, learn_probs[:24], atol=1e-5)
+    # on a GPU both predict under bf16 autocast, and cuDNN may choose other kernels for other batch sizes
+    diff = float((here - learn_probs[:24]).abs().max())
+    assert diff <= (1e-5 if learn.device.type == "cpu" else 2e-3), f"probabilities differ by up to {diff}"
 
     root = learn.data.path
     hidden = root.with_name(root.name + "-hidden")
@@ -52,7 +54,10 @@ def test_fresh_process_without_training_data_predicts_identically(trained_digits
     finally:
         hidden.rename(root)
     there = np.load(tmp_path / "out.npy")
-    np.testing.assert_array_equal(there, here.numpy())
+    if here.device.type == "cpu" and load_learner(bundle).device.type == "cpu":
+        np.testing.assert_array_equal(there, here.numpy())
+    else:  # cuDNN may pick other kernels in another process: equal up to float rounding
+        np.testing.assert_allclose(there, here.numpy(), atol=1e-6)
 
 
 def test_predictor_takes_paths_pil_bytes_and_arrays_and_folders(trained_digits, bundle, tmp_path):
@@ -105,7 +110,7 @@ def test_onnx_matches_pytorch_probabilities(trained_digits, tmp_path):
     with torch.no_grad():
         torch_probs = torch.softmax(learn.model(x) / learn.temperature, dim=1).cpu().numpy()
     assert onnx_probs.shape == (64, 10)
-    np.testing.assert_allclose(onnx_probs, torch_probs, atol=1e-4)
+    np.testing.assert_allclose(onnx_probs, torch_probs, atol=1e-4 if x.device.type == "cpu" else 1e-2)  # GPU: TF32
 
 
 def test_predictor_tta_uses_the_recorded_augmentation(trained_digits, bundle):
