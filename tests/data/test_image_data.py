@@ -150,7 +150,7 @@ def test_real_mnist_digits_as_a_folder_tree(mnist_root):
     assert len(data.train_idx) == 4000 and len(data.valid_idx) == 1000
     images, labels = mnist_digits()
     x, y = next(iter(data.valid_dl))
-    for img, lab, path in zip(x[:20], y[:20], data.paths_of("valid")[:20]):
+    for img, lab, path in zip(x[:20].cpu(), y[:20].cpu(), data.paths_of("valid")[:20]):
         i = int(path.stem)  # mnist_folders names each file by its row
         assert data.classes[lab] == str(labels[i])
         assert np.abs(img[0].numpy() * 255 - images[i]).max() < 1.0  # the pixels, unchanged at 28 px
