@@ -2,7 +2,7 @@
 
     python bench/compare_fastai.py --quick            # the digits, Lite0, A B A B (8-11 min on 2 cores)
     python bench/compare_fastai.py                    # + resnet18 from scratch, + 2,000 JPEGs at 128 px
-    python bench/compare_fastai.py --gpu              # the 2,000 JPEGs at 224 px only (4 min on an H100)
+    python bench/compare_fastai.py --gpu              # the 2,000 JPEGs at 224 px only (3-4 min on an H100)
     python bench/compare_fastai.py --cases resnet18   # only the cases whose name holds a word
     python bench/compare_fastai.py --record           # also append the tables to bench/RESULTS.md
 
@@ -12,7 +12,8 @@ images, architecture, weights (the packaged ImageNet Lite0 file, loaded tensor b
 size, batch size, augmentation (rotate 10, zoom 1.1, lighting 0.2, no flips, no warp), learning
 rate, epochs and seed, and the same recipe: lr_find (100 iterations at most), one frozen one-cycle
 epoch at `lr`, unfreeze, one-cycle epochs at slice(lr/200, lr/2) (what `fine_tune` does), predict
-the validation set, TTA with 4 augmented views. Each library uses its documented defaults
+the validation set, TTA with 4 augmented views (with --gpu, each training phase also once more,
+timed apart: the `warm` rows). Each library uses its documented defaults
 otherwise (fastai: `ImageDataLoaders.from_folder` with `Resize` item transforms, batch transforms,
 its default worker processes; fastlearn: the decode-once image cache, built in the first run and
 warm afterwards).
@@ -43,7 +44,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 AUG = dict(max_rotate=10.0, max_zoom=1.1, max_lighting=0.2)
-PHASES = ("load", "lr_find", "frozen epoch", "unfrozen epoch", "predict", "tta")
+# With `warm` in a case (the GPU one): each training phase once more, timed apart. On a GPU the
+# first epoch of each phase mostly measures the warm-up (convolution plans, kernels loaded lazily).
+WARM_PHASES = ("frozen epoch, warm", "unfrozen epoch, warm")
 
 
 # ----- data ------------------------------------------------------------------------------------------
@@ -85,7 +88,7 @@ def prepare(work: Path, quick: bool, gpu: bool = False) -> list[dict]:
     if gpu:  # throughput at the size a GPU trains at; the digits at 64 px only measure kernel launches there
         return [dict(name="2,000 JPEGs 500x375, Lite0, 224 px (throughput)", data=str(generated_photos(work / "photos")),
                      arch="tf_efficientnet_lite0", pretrained=True, size=224, bs=64, epochs=1, lr=1e-2,
-                     accuracy=False)]
+                     accuracy=False, warm=True)]
     digits = mnist_folders(work / "digits")
     cases = [dict(name="digits, Lite0 (ImageNet weights)", data=str(digits), arch="tf_efficientnet_lite0",
                   pretrained=True, size=64, bs=64, epochs=1, lr=1e-2, accuracy=True)]
@@ -169,10 +172,15 @@ def worker_fastlearn(case: dict, work: Path, seed: int) -> dict:
     finder = ph.run("lr_find", 0, lambda: learn.lr_find(num_it=100))
     ph.rows["lr_find"]["images"] = len(finder.lrs) * case["bs"]
     learn.freeze()
-    ph.run("frozen epoch", n_train + n_valid, lambda: learn.fit_one_cycle(1, lr, pct_start=0.99))
+    frozen = lambda: learn.fit_one_cycle(1, lr, pct_start=0.99)  # noqa: E731
+    ph.run("frozen epoch", n_train + n_valid, frozen)
+    if case.get("warm"):
+        ph.run(WARM_PHASES[0], n_train + n_valid, frozen)
     learn.unfreeze()
-    ph.run("unfrozen epoch", (n_train + n_valid) * case["epochs"],
-           lambda: learn.fit_one_cycle(case["epochs"], slice(lr / 200, lr / 2), pct_start=0.3, div=5.0))
+    unfrozen = lambda epochs: learn.fit_one_cycle(epochs, slice(lr / 200, lr / 2), pct_start=0.3, div=5.0)  # noqa: E731
+    ph.run("unfrozen epoch", (n_train + n_valid) * case["epochs"], lambda: unfrozen(case["epochs"]))
+    if case.get("warm"):
+        ph.run(WARM_PHASES[1], n_train + n_valid, lambda: unfrozen(1))
     probs, targets = ph.run("predict", n_valid, lambda: learn.predict())
     tta_probs, _ = ph.run("tta", 5 * n_valid, lambda: learn.tta(n=4))
     return dict(phases=ph.rows, accuracy=float((probs.argmax(1) == targets).float().mean()),
@@ -208,10 +216,15 @@ def worker_fastai(case: dict, work: Path, seed: int) -> dict:
     learn.freeze()
     finder = ph.run("lr_find", 0, lambda: learn.lr_find(num_it=100, show_plot=False))
     ph.rows["lr_find"]["images"] = len(learn.recorder.lrs) * case["bs"]
-    ph.run("frozen epoch", n_train + n_valid, lambda: learn.fit_one_cycle(1, lr, pct_start=0.99))
+    frozen = lambda: learn.fit_one_cycle(1, lr, pct_start=0.99)  # noqa: E731
+    ph.run("frozen epoch", n_train + n_valid, frozen)
+    if case.get("warm"):
+        ph.run(WARM_PHASES[0], n_train + n_valid, frozen)
     learn.unfreeze()
-    ph.run("unfrozen epoch", (n_train + n_valid) * case["epochs"],
-           lambda: learn.fit_one_cycle(case["epochs"], slice(lr / 200, lr / 2), pct_start=0.3, div=5.0))
+    unfrozen = lambda epochs: learn.fit_one_cycle(epochs, slice(lr / 200, lr / 2), pct_start=0.3, div=5.0)  # noqa: E731
+    ph.run("unfrozen epoch", (n_train + n_valid) * case["epochs"], lambda: unfrozen(case["epochs"]))
+    if case.get("warm"):
+        ph.run(WARM_PHASES[1], n_train + n_valid, lambda: unfrozen(1))
     probs, targets = ph.run("predict", n_valid, lambda: learn.get_preds())
     tta_probs, _ = ph.run("tta", 5 * n_valid, lambda: learn.tta(n=4))
     return dict(phases=ph.rows, accuracy=float((probs.argmax(1) == targets).float().mean()),
@@ -328,10 +341,11 @@ def spread(values: list[float], fmt: str) -> str:
 def ceiling_seconds(phase: str, run: dict, ceiling: dict, case: dict) -> float | None:
     """The ceiling's time for the images the phase handled (training and validation passes)."""
     n_train, n_valid = run["n_train"], run["n_valid"]
-    if phase == "frozen epoch":
+    if phase.startswith("frozen epoch"):
         return n_train / ceiling["frozen_train_img_s"] + n_valid / ceiling["eval_img_s"]
-    if phase == "unfrozen epoch":
-        return case["epochs"] * (n_train / ceiling["train_img_s"] + n_valid / ceiling["eval_img_s"])
+    if phase.startswith("unfrozen epoch"):
+        epochs = 1 if phase in WARM_PHASES else case["epochs"]
+        return epochs * (n_train / ceiling["train_img_s"] + n_valid / ceiling["eval_img_s"])
     if phase == "predict":
         return n_valid / ceiling["eval_img_s"]
     if phase == "tta":
@@ -350,7 +364,7 @@ def table(case: dict, runs: dict[str, list[dict]], ceilings: list[dict]) -> str:
              "| phase | fastlearn s | fastai s | ratio fl/fa | fastlearn img/s | fastai img/s | "
              "fastlearn peak MB | fastai peak MB | fastlearn pipeline eff. |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for phase in PHASES:
+    for phase in fl[0]["phases"]:
         s_fl = [r["phases"][phase]["seconds"] for r in fl]
         s_fa = [r["phases"][phase]["seconds"] for r in fa]
         ratios = [a / b for a, b in zip(s_fl, s_fa)]
