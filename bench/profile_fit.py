@@ -3,6 +3,7 @@
     python bench/profile_fit.py                  # the MNIST digits at 64 px, Lite0, unfrozen
     python bench/profile_fit.py --frozen         # the frozen body (head only)
     python bench/profile_fit.py --data DIR --size 224
+    python bench/profile_fit.py --arch resnet18 --scratch --sample 800
 
 Times a warm one-cycle epoch (after one untimed epoch), then runs one more under
 torch.profiler and prints the operators that cost the most host time (and device time on a
@@ -27,6 +28,7 @@ def main(argv=None) -> int:
     p.add_argument("--bs", type=int, default=64)
     p.add_argument("--arch", default="tf_efficientnet_lite0")
     p.add_argument("--frozen", action="store_true", help="train the head only")
+    p.add_argument("--scratch", action="store_true", help="random weights (no pretrained file needed: resnet18)")
     p.add_argument("--work", default=str(ROOT / "bench" / ".work"))
     p.add_argument("--rows", type=int, default=25, help="operators to list (0: time the epochs, no profile)")
     p.add_argument("--fp32", action="store_true", help="no bf16 autocast (the GPU default)")
@@ -49,7 +51,7 @@ def main(argv=None) -> int:
                                  augment=[Rotate(10.0), Zoom(1.1), Lighting(0.2)], progress=False)
     if a.sample:
         data = data.sample(a.sample)
-    learn = Learner.pretrained(a.arch, data, progress=False, mixed_precision=False if a.fp32 else "auto",
+    learn = Learner.pretrained(a.arch, data, pretrained=not a.scratch, progress=False, mixed_precision=False if a.fp32 else "auto",
                                channels_last={"on": True, "off": False}.get(a.channels_last, "auto"),
                                reuse_memory=not a.no_reuse_memory)
     learn.model.bn_adapt = True
