@@ -17,6 +17,7 @@ from fastlearn.infer.bundle import read_manifest
 from fastlearn.infer.predictions import probabilities
 from fastlearn.utils.atomic import atomic_path
 from fastlearn.utils.denormals import flush_denormals
+from fastlearn.utils.precision import amp_dtype, autocast
 
 __all__ = ["Prediction", "Predictor", "load_learner"]
 
@@ -50,7 +51,8 @@ def _rebuild(manifest: dict):
 
 
 class Predictor:
-    """Predicts classes for images with an exported model. Build one with `load_learner(path)`."""
+    """Predicts classes for images with an exported model. Build one with `load_learner(path)`.
+    `mixed_precision` as the Learner's ("auto": bf16 autocast on a GPU), so both predict alike."""
 
     def __init__(self, manifest: dict, model: torch.nn.Module, device: torch.device | None = None,
                  mixed_precision: str | bool = "auto"):
@@ -66,9 +68,7 @@ class Predictor:
         if self.device.type in ("cpu", "cuda"):  # as the Learner: faster convolutions on both
             self.model.to(memory_format=torch.channels_last)
         # as the Learner ("auto": bf16 autocast on a GPU), so that it and the exported model agree
-        cuda = self.device.type == "cuda"
-        self.amp_dtype = torch.bfloat16 if (mixed_precision is True or (mixed_precision == "auto" and cuda
-                                                                       and torch.cuda.is_bf16_supported())) else None
+        self.amp_dtype = amp_dtype(mixed_precision, self.device)
         self.mean = torch.tensor(manifest["mean"], dtype=torch.float32)
         self.std = torch.tensor(manifest["std"], dtype=torch.float32)
 
@@ -100,9 +100,7 @@ class Predictor:
         return torch.stack(probs).mean(0)
 
     def _model(self, x: torch.Tensor) -> torch.Tensor:
-        if self.amp_dtype is None:
-            return self.model(x)
-        with torch.autocast(device_type=self.device.type, dtype=self.amp_dtype):
+        with autocast(self.device, self.amp_dtype):
             return self.model(x)
 
     def probs(self, items: Sequence, bs: int = 64, tta: int = 0) -> torch.Tensor:

@@ -7,7 +7,6 @@ rates, step, tell the callbacks; then validate and tell them again. Everything e
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import time
@@ -28,6 +27,7 @@ from fastlearn.train.recorder import Recorder
 from fastlearn.train.serialization import load_optimizer, load_state, save_optimizer, save_state
 from fastlearn.utils.denormals import flush_denormals
 from fastlearn.utils.memory import reuse_freed_memory
+from fastlearn.utils.precision import amp_dtype, autocast
 
 __all__ = ["Learner", "PrecomputeWarning"]
 
@@ -96,9 +96,7 @@ class Learner:
         self.model_dir = Path(model_dir) if model_dir else (Path(data_path) / "models" if data_path else Path("models"))
         self.recorder = Recorder()
         self.callbacks: list[Callback] = [self.recorder, StopOnNaN(), ProgressTable(bar=progress), *callbacks]
-        cuda = self.device.type == "cuda"
-        self.amp_dtype = torch.bfloat16 if (mixed_precision is True or (mixed_precision == "auto" and cuda
-                                                                       and torch.cuda.is_bf16_supported())) else None
+        self.amp_dtype = amp_dtype(mixed_precision, self.device)
         # channels_last pays on the CPU too (oneDNN: Lite0 at 64 px trains 1.36x and evaluates 1.29x faster
         # on 2 cores, bench/step_variants.py); Apple's MPS is left as it is, unmeasured.
         self.channels_last = channels_last is True or (channels_last == "auto" and self.device.type in ("cuda", "cpu"))
@@ -267,9 +265,7 @@ class Learner:
 
     # ----- the loop -------------------------------------------------------------------------------------
     def _autocast(self):
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+        return autocast(self.device, self.amp_dtype)
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.ndim == 4 else x
