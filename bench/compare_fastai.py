@@ -155,6 +155,21 @@ def lite0_state_dict():
     return model.state_dict()
 
 
+def training_phases(ph: Phases, learn, case: dict, n_images: int) -> None:
+    """The recipe's training, the same calls in both libraries: one frozen one-cycle epoch at
+    `lr`, unfreeze, one-cycle epochs at slice(lr/200, lr/2); with `warm`, each once more."""
+    lr = case["lr"]
+    frozen = lambda: learn.fit_one_cycle(1, lr, pct_start=0.99)  # noqa: E731
+    ph.run("frozen epoch", n_images, frozen)
+    if case.get("warm"):
+        ph.run(WARM_PHASES[0], n_images, frozen)
+    learn.unfreeze()
+    unfrozen = lambda epochs: learn.fit_one_cycle(epochs, slice(lr / 200, lr / 2), pct_start=0.3, div=5.0)  # noqa: E731
+    ph.run("unfrozen epoch", n_images * case["epochs"], lambda: unfrozen(case["epochs"]))
+    if case.get("warm"):
+        ph.run(WARM_PHASES[1], n_images, lambda: unfrozen(1))
+
+
 def worker_fastlearn(case: dict, work: Path, seed: int) -> dict:
     import torch
     from fastlearn import ImageData, Learner
@@ -168,19 +183,10 @@ def worker_fastlearn(case: dict, work: Path, seed: int) -> dict:
     n_train, n_valid = len(data.paths_of("train")), len(data.paths_of("valid"))
     learn = Learner.pretrained(case["arch"], data, pretrained=case["pretrained"], seed=seed, progress=False)
     learn.model.bn_adapt = True  # what fine_tune sets; its two phases are timed apart here
-    lr = case["lr"]
     finder = ph.run("lr_find", 0, lambda: learn.lr_find(num_it=100))
     ph.rows["lr_find"]["images"] = len(finder.lrs) * case["bs"]
     learn.freeze()
-    frozen = lambda: learn.fit_one_cycle(1, lr, pct_start=0.99)  # noqa: E731
-    ph.run("frozen epoch", n_train + n_valid, frozen)
-    if case.get("warm"):
-        ph.run(WARM_PHASES[0], n_train + n_valid, frozen)
-    learn.unfreeze()
-    unfrozen = lambda epochs: learn.fit_one_cycle(epochs, slice(lr / 200, lr / 2), pct_start=0.3, div=5.0)  # noqa: E731
-    ph.run("unfrozen epoch", (n_train + n_valid) * case["epochs"], lambda: unfrozen(case["epochs"]))
-    if case.get("warm"):
-        ph.run(WARM_PHASES[1], n_train + n_valid, lambda: unfrozen(1))
+    training_phases(ph, learn, case, n_train + n_valid)
     probs, targets = ph.run("predict", n_valid, lambda: learn.predict())
     tta_probs, _ = ph.run("tta", 5 * n_valid, lambda: learn.tta(n=4))
     return dict(phases=ph.rows, accuracy=float((probs.argmax(1) == targets).float().mean()),
@@ -212,19 +218,10 @@ def worker_fastai(case: dict, work: Path, seed: int) -> dict:
     import torch
     if torch.cuda.is_available():  # what fastlearn does by default on a GPU, in fastai's documented way
         learn.to_channelslast(amp_mode="bf16")
-    lr = case["lr"]
     learn.freeze()
     finder = ph.run("lr_find", 0, lambda: learn.lr_find(num_it=100, show_plot=False))
     ph.rows["lr_find"]["images"] = len(learn.recorder.lrs) * case["bs"]
-    frozen = lambda: learn.fit_one_cycle(1, lr, pct_start=0.99)  # noqa: E731
-    ph.run("frozen epoch", n_train + n_valid, frozen)
-    if case.get("warm"):
-        ph.run(WARM_PHASES[0], n_train + n_valid, frozen)
-    learn.unfreeze()
-    unfrozen = lambda epochs: learn.fit_one_cycle(epochs, slice(lr / 200, lr / 2), pct_start=0.3, div=5.0)  # noqa: E731
-    ph.run("unfrozen epoch", (n_train + n_valid) * case["epochs"], lambda: unfrozen(case["epochs"]))
-    if case.get("warm"):
-        ph.run(WARM_PHASES[1], n_train + n_valid, lambda: unfrozen(1))
+    training_phases(ph, learn, case, n_train + n_valid)
     probs, targets = ph.run("predict", n_valid, lambda: learn.get_preds())
     tta_probs, _ = ph.run("tta", 5 * n_valid, lambda: learn.tta(n=4))
     return dict(phases=ph.rows, accuracy=float((probs.argmax(1) == targets).float().mean()),
