@@ -59,10 +59,14 @@ def test_freed_blocks_stay_inside_and_go_back_to_the_system_on_leaving():
     assert r["kept"] - r["base"] > 20, f"inside, the freed 24 MB stay for reuse ({r})"
     assert r["kept"] - r["after"] > 20, f"on leaving, the memory goes back to the system ({r})"
     assert not r["after_flag"]
-    # a 24 MB block is 6,144 pages: glibc untouched and inside the block reuse them, and leaving
-    # must not pin glibc below what its own adaptive rule had reached (all pages faulted anew)
-    assert r["faults_untouched"] < 1000 and r["faults_inside"] < 1000, r
-    assert r["faults_after"] < 1000, f"after leaving, a freed block's pages are faulted in anew ({r})"
+    # a 24 MB block is 6,144 pages: inside, the block reuses them; leaving must not pin glibc
+    # below what its own adaptive rule had reached (all pages faulted anew). Untouched glibc
+    # usually reuses them too, but not always: with more free memory at the heap's top than its
+    # trim threshold it hands the block back each time (6,144 faults, once in a fresh clone's
+    # suite), so after leaving is compared with untouched glibc in the same process.
+    assert r["faults_inside"] < 1000, r
+    assert r["faults_after"] < max(1000, r["faults_untouched"] + 1), \
+        f"after leaving, a freed block's pages are faulted in anew ({r})"
 
 
 def test_disabled_changes_nothing():
