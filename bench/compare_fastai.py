@@ -18,15 +18,16 @@ otherwise (fastai: `ImageDataLoaders.from_folder` with `Resize` item transforms,
 its default worker processes; fastlearn: the decode-once image cache, built in the first run and
 warm afterwards).
 
-The ceiling is a model-only process: the training step (forward, backward, AdamW) and the
-evaluation forward pass on tensors already in memory, same architecture, size, batch size and
-settings as the Learner (channels_last, fused AdamW, denormals flushed, freed memory reused on
-the CPU; bf16 autocast on a GPU;
-in the frozen step, BatchNorm on batch statistics as both libraries train it).
-Pipeline efficiency = the ceiling's time for an epoch's images / the measured epoch time, with
-the ceiling measured again after each round (A B ceiling, A B ceiling): this machine's speed
-drifts by 10-30% over minutes, so a single ceiling made efficiencies of one run read 0.79 and of
-the next 0.99.
+The ceiling is the model alone: the training step (forward, backward, AdamW) and the evaluation
+forward pass on tensors already in memory, same architecture, size, batch size and settings as
+the Learner (channels_last, fused AdamW, denormals flushed, freed memory reused on the CPU; bf16
+autocast on a GPU; in the frozen step, BatchNorm on batch statistics as both libraries train it).
+Pipeline efficiency = the ceiling's time for a phase's images / the phase's measured time. The
+ceiling is measured inside the fastlearn worker, on a copy of its model, right before and right
+after each phase it is compared with, and the two are averaged: this machine's speed drifts by
+10-30% over minutes, so a ceiling taken in another process a minute or more away (as until
+session 7: one per round, after both libraries' runs) read slow spells as pipeline overhead
+(one run's efficiencies 0.65-0.87 where the same code's next run read 0.96-1.08).
 """
 from __future__ import annotations
 
@@ -136,12 +137,17 @@ class Phases:
     def __init__(self):
         self.rows: dict[str, dict] = {}
 
-    def run(self, name: str, images: int, fn):
+    def run(self, name: str, images: int, fn, ceiling=None):
+        """Time `fn()` as phase `name` over `images` images; with `ceiling` (a function of no
+        arguments returning model-only images/s), measure that right before and right after."""
+        before = ceiling() if ceiling else None
         start, t0 = time.time(), time.perf_counter()
         out = fn()
         seconds = time.perf_counter() - t0
         self.rows[name] = dict(seconds=seconds, images=images, start=start, end=time.time(),
                                peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        if ceiling:
+            self.rows[name]["ceilings"] = [before, ceiling()]
         return out
 
 
@@ -155,19 +161,21 @@ def lite0_state_dict():
     return model.state_dict()
 
 
-def training_phases(ph: Phases, learn, case: dict, n_images: int) -> None:
+def training_phases(ph: Phases, learn, case: dict, n_images: int, ceiling=None) -> None:
     """The recipe's training, the same calls in both libraries: one frozen one-cycle epoch at
-    `lr`, unfreeze, one-cycle epochs at slice(lr/200, lr/2); with `warm`, each once more."""
+    `lr`, unfreeze, one-cycle epochs at slice(lr/200, lr/2); with `warm`, each once more.
+    `ceiling(phase)`, if given, makes the function `Phases.run` measures around that phase."""
     lr = case["lr"]
+    around = (lambda phase: ceiling(phase)) if ceiling else (lambda phase: None)  # noqa: E731
     frozen = lambda: learn.fit_one_cycle(1, lr, pct_start=0.99)  # noqa: E731
-    ph.run("frozen epoch", n_images, frozen)
+    ph.run("frozen epoch", n_images, frozen, around("frozen epoch"))
     if case.get("warm"):
-        ph.run(WARM_PHASES[0], n_images, frozen)
+        ph.run(WARM_PHASES[0], n_images, frozen, around(WARM_PHASES[0]))
     learn.unfreeze()
     unfrozen = lambda epochs: learn.fit_one_cycle(epochs, slice(lr / 200, lr / 2), pct_start=0.3, div=5.0)  # noqa: E731
-    ph.run("unfrozen epoch", n_images * case["epochs"], lambda: unfrozen(case["epochs"]))
+    ph.run("unfrozen epoch", n_images * case["epochs"], lambda: unfrozen(case["epochs"]), around("unfrozen epoch"))
     if case.get("warm"):
-        ph.run(WARM_PHASES[1], n_images, lambda: unfrozen(1))
+        ph.run(WARM_PHASES[1], n_images, lambda: unfrozen(1), around(WARM_PHASES[1]))
 
 
 def worker_fastlearn(case: dict, work: Path, seed: int) -> dict:
@@ -186,9 +194,12 @@ def worker_fastlearn(case: dict, work: Path, seed: int) -> dict:
     finder = ph.run("lr_find", 0, lambda: learn.lr_find(num_it=100))
     ph.rows["lr_find"]["images"] = len(finder.lrs) * case["bs"]
     learn.freeze()
-    training_phases(ph, learn, case, n_train + n_valid)
-    probs, targets = ph.run("predict", n_valid, lambda: learn.predict())
-    tta_probs, _ = ph.run("tta", 5 * n_valid, lambda: learn.tta(n=4))
+
+    def ceiling(phase: str):
+        return lambda: model_ceiling(learn.model, case, CEILING_KINDS[phase.split(",")[0]], seed)
+    training_phases(ph, learn, case, n_train + n_valid, ceiling)
+    probs, targets = ph.run("predict", n_valid, lambda: learn.predict(), ceiling("predict"))
+    tta_probs, _ = ph.run("tta", 5 * n_valid, lambda: learn.tta(n=4), ceiling("tta"))
     return dict(phases=ph.rows, accuracy=float((probs.argmax(1) == targets).float().mean()),
                 tta_accuracy=float((tta_probs.argmax(1) == targets).float().mean()), n_train=n_train,
                 n_valid=n_valid, lr_find_suggestion=finder.suggestion)
@@ -229,36 +240,41 @@ def worker_fastai(case: dict, work: Path, seed: int) -> dict:
                 n_valid=n_valid, lr_find_suggestion=float(finder.valley))
 
 
-def worker_ceiling(case: dict, work: Path, seed: int, steps: int = 12) -> dict:
-    """Model-only throughput: a training step and an evaluation pass on tensors in memory."""
+# The model-only speeds each compared phase is measured against (training epochs also evaluate).
+CEILING_KINDS = {"frozen epoch": ("frozen_train_img_s", "eval_img_s"),
+                 "unfrozen epoch": ("train_img_s", "eval_img_s"), "predict": ("eval_img_s",), "tta": ("eval_img_s",)}
+
+
+def model_ceiling(model, case: dict, kinds: tuple[str, ...], seed: int = 0, steps: int = 12) -> dict:
+    """Model-only throughput of a copy of `model` (the Learner's, already on its device and in
+    its memory format): for each of `kinds`, "train_img_s" (the whole network trains),
+    "frozen_train_img_s" (the head trains; the body's BatchNorm uses batch statistics, as both
+    libraries' frozen epoch) or "eval_img_s" (evaluation passes), on one random batch."""
     import contextlib
+    import copy
     import torch
-    from fastlearn.models.zoo import create_classifier
     from fastlearn.train.learner import fuses_adamw
     from fastlearn.utils.denormals import flush_denormals
     from fastlearn.utils.memory import reuse_freed_memory
     torch.manual_seed(seed)
-    cuda = torch.cuda.is_available()
-    device = torch.device("cuda" if cuda else "cpu")
+    param = next(model.parameters())
+    device, cuda = param.device, param.device.type == "cuda"
     steps = steps * 4 if cuda else steps
     # what the Learner does by default: channels_last, and bf16 autocast on a GPU
     fmt = torch.channels_last
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else contextlib.nullcontext
-    model = create_classifier(case["arch"], 10, pretrained=case["pretrained"]).to(device, memory_format=fmt)
-    model.freeze_to(0)
-    opt = torch.optim.AdamW(model.parameters(), 1e-3, fused=fuses_adamw(device) or None)
     x = torch.randn(case["bs"], 3, case["size"], case["size"], device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (case["bs"],), device=device)
-
-    def timed(train: bool) -> float:
-        return images_per_second(model, x, y, opt, train, autocast, steps)
+    out = {}
     with flush_denormals(), reuse_freed_memory():  # as the Learner trains and predicts
-        out = {"train_img_s": timed(True), "eval_img_s": timed(False)}
-        # the frozen body: forward through it without gradients, train the head. Its BatchNorm layers
-        # use batch statistics, as in the measured recipe (fastlearn's bn_adapt, fastai's train_bn).
-        model.freeze_to(-1)
-        model.bn_adapt = True
-        out["frozen_train_img_s"] = timed(True)
+        for kind in kinds:
+            twin = copy.deepcopy(model)
+            twin.freeze_to(-1 if kind == "frozen_train_img_s" else 0)
+            twin.bn_adapt = True
+            opt = torch.optim.AdamW([p for p in twin.parameters() if p.requires_grad], 1e-3,
+                                    fused=fuses_adamw(device) or None)
+            out[kind] = images_per_second(twin, x, y, opt, kind != "eval_img_s", autocast, steps)
+            del twin, opt
     return out
 
 
@@ -291,7 +307,7 @@ def images_per_second(model, x, y, opt, train: bool, autocast, steps: int) -> fl
     return steps * len(x) / (time.perf_counter() - t0)
 
 
-WORKERS = {"fastlearn": worker_fastlearn, "fastai": worker_fastai, "ceiling": worker_ceiling}
+WORKERS = {"fastlearn": worker_fastlearn, "fastai": worker_fastai}
 
 
 def spawn(lib: str, case: dict, work: Path, seed: int, interval: float = 1.0) -> dict:
@@ -335,23 +351,27 @@ def spread(values: list[float], fmt: str) -> str:
     return f"{format(statistics.median(values), fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
 
 
-def ceiling_seconds(phase: str, run: dict, ceiling: dict, case: dict) -> float | None:
-    """The ceiling's time for the images the phase handled (training and validation passes)."""
+def ceiling_seconds(phase: str, run: dict, case: dict) -> float | None:
+    """The ceiling's time for the images the phase handled (training and validation passes),
+    the mean of the measurements before and after the phase; None for a phase without one."""
     n_train, n_valid = run["n_train"], run["n_valid"]
-    if phase.startswith("frozen epoch"):
-        return n_train / ceiling["frozen_train_img_s"] + n_valid / ceiling["eval_img_s"]
-    if phase.startswith("unfrozen epoch"):
-        epochs = 1 if phase in WARM_PHASES else case["epochs"]
-        return epochs * (n_train / ceiling["train_img_s"] + n_valid / ceiling["eval_img_s"])
-    if phase == "predict":
-        return n_valid / ceiling["eval_img_s"]
-    if phase == "tta":
-        return 5 * n_valid / ceiling["eval_img_s"]
-    return None
+    ceilings = run["phases"][phase].get("ceilings")
+    if not ceilings:
+        return None
+
+    def seconds(c: dict) -> float:
+        if phase.startswith("frozen epoch"):
+            return n_train / c["frozen_train_img_s"] + n_valid / c["eval_img_s"]
+        if phase.startswith("unfrozen epoch"):
+            epochs = 1 if phase in WARM_PHASES else case["epochs"]
+            return epochs * (n_train / c["train_img_s"] + n_valid / c["eval_img_s"])
+        return (5 if phase == "tta" else 1) * n_valid / c["eval_img_s"]
+    return statistics.mean(seconds(c) for c in ceilings)
 
 
-def table(case: dict, runs: dict[str, list[dict]], ceilings: list[dict]) -> str:
-    """The markdown table of one case; `ceilings` holds one ceiling measurement per round."""
+def table(case: dict, runs: dict[str, list[dict]]) -> str:
+    """The markdown table of one case, from each library's runs (fastlearn's carry the ceilings
+    measured around its phases)."""
     fl, fa = runs["fastlearn"], runs["fastai"]
     warm = range(1, len(fl)) if len(fl) > 1 else range(1)  # fastlearn's first run builds its cache
     lines = [f"### {case['name']}", "",
@@ -367,7 +387,7 @@ def table(case: dict, runs: dict[str, list[dict]], ceilings: list[dict]) -> str:
         ratios = [a / b for a, b in zip(s_fl, s_fa)]
         ips = lambda rs: [r["phases"][phase]["images"] / r["phases"][phase]["seconds"] for r in rs]  # noqa: E731
         mem = lambda rs: [r["phases"][phase]["peak_mb"] for r in rs]  # noqa: E731
-        ceil = [ceiling_seconds(phase, fl[r], ceilings[r], case) for r in warm]
+        ceil = [ceiling_seconds(phase, fl[r], case) for r in warm]
         eff = spread([c / s_fl[r] for c, r in zip(ceil, warm)], ".2f") if ceil[0] else ""
         img = phase not in ("load",)
         lines.append(f"| {phase} | {spread(s_fl, '.1f')} | {spread(s_fa, '.1f')} | {spread(ratios, '.2f')} | "
@@ -377,11 +397,12 @@ def table(case: dict, runs: dict[str, list[dict]], ceilings: list[dict]) -> str:
         for key in ("accuracy", "tta_accuracy"):
             lines.append(f"| {key.replace('_', ' ')} | {spread([100 * r[key] for r in fl], '.1f')}% | "
                          f"{spread([100 * r[key] for r in fa], '.1f')}% | | | | | | |")
-    ceil = lambda key: spread([c[key] for c in ceilings], ".0f")  # noqa: E731
-    lines += ["", f"Ceiling (model only, measured after each round): train step {ceil('train_img_s')} img/s, "
-              f"frozen-body step {ceil('frozen_train_img_s')} img/s, evaluation {ceil('eval_img_s')} img/s. "
-              "Pipeline efficiency: each warm-cache run (all but the first, when there are several) against "
-              "the ceiling of its own round.", ""]
+    measured = [c for r in warm for row in fl[r]["phases"].values() for c in row.get("ceilings", [])]
+    ceil = lambda key: spread([c[key] for c in measured if key in c], ".0f")  # noqa: E731
+    lines += ["", f"Ceiling (model only, in the fastlearn worker, before and after each compared phase): train step "
+              f"{ceil('train_img_s')} img/s, frozen-body step {ceil('frozen_train_img_s')} img/s, evaluation "
+              f"{ceil('eval_img_s')} img/s. Pipeline efficiency: each warm-cache run (all but the first, when "
+              "there are several) against the mean of the ceilings measured right before and after that phase.", ""]
     return "\n".join(lines)
 
 
@@ -440,19 +461,16 @@ def main(argv=None) -> int:
             raise SystemExit(f"--cases {a.cases!r} matches none of: {names}")
     for case in cases:
         runs: dict[str, list[dict]] = {lib: [] for lib in libs}
-        ceilings: list[dict] = []
         for r in range(a.repeats):
             for lib in libs:
                 t0 = time.perf_counter()
                 runs[lib].append(spawn(lib, case, work, a.seed))
                 print(f"{case['name']}: {lib} run {r + 1} in {time.perf_counter() - t0:.0f} s, "
                       f"accuracy {runs[lib][-1]['accuracy']:.4f}", flush=True)
-            if len(libs) > 1:  # in every round: this machine's speed drifts by 10-30% over minutes
-                ceilings.append(spawn("ceiling", case, work, a.seed))
         if len(libs) == 1:
             print(json.dumps(runs, indent=1))
             continue
-        out.append(table(case, runs, ceilings))
+        out.append(table(case, runs))
         print("\n" + out[-1], flush=True)
     out.append(f"Whole comparison: {(time.perf_counter() - t_start) / 60:.1f} minutes.\n")
     print(out[-1])

@@ -3,6 +3,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "compare_fastai.py"
@@ -27,22 +28,40 @@ def test_fastlearn_side_and_ceiling_run_and_the_table_reports_every_phase(compar
     assert run["n_train"] + run["n_valid"] == 300
     for phase, row in run["phases"].items():
         assert row["seconds"] > 0 and row["peak_mb"] > 50, phase
+        # the model alone, measured right before and after every phase that has an efficiency
+        assert ("ceilings" in row) == (phase not in ("load", "lr_find")), phase
+    for before, after in (run["phases"][p]["ceilings"] for p in ("frozen epoch", "unfrozen epoch")):
+        for c in (before, after):
+            assert min(c.values()) > 0
+            assert c["eval_img_s"] > c.get("train_img_s", c.get("frozen_train_img_s"))
     assert run["phases"]["tta"]["images"] == 5 * run["n_valid"]
     assert 0.15 < run["accuracy"] <= 1.0  # better than chance (0.1) on ten digits
-    ceiling = compare.worker_ceiling(case, tmp_path, seed=0, steps=2)
-    assert ceiling["eval_img_s"] > ceiling["train_img_s"] > 0
     # The table as the script prints it; here fastlearn is in both columns, so every ratio is 1.
-    text = compare.table(case, {"fastlearn": [run], "fastai": [run]}, [ceiling])
+    text = compare.table(case, {"fastlearn": [run], "fastai": [run]})
     for phase in run["phases"]:
         row = next(line for line in text.splitlines() if line.startswith(f"| {phase} |"))
         assert row.split("|")[4].strip() == "1.00", row
     assert "| accuracy |" in text
-    # Two rounds: efficiency from the warm run against its own round's ceiling.
-    slow = dict(ceiling, train_img_s=ceiling["train_img_s"] / 2, eval_img_s=ceiling["eval_img_s"] / 2)
-    two = compare.table(case, {"fastlearn": [run, run], "fastai": [run, run]}, [ceiling, slow])
-    one = compare.table(case, {"fastlearn": [run], "fastai": [run]}, [ceiling])
+    # Two runs: efficiency from the warm (second) run, against the ceilings measured around it.
+    slow = {**run, "phases": {name: {**row, "ceilings": [{k: v / 2 for k, v in c.items()} for c in row["ceilings"]]}
+                              if "ceilings" in row else row for name, row in run["phases"].items()}}
+    two = compare.table(case, {"fastlearn": [run, slow], "fastai": [run, run]})
+    one = compare.table(case, {"fastlearn": [run], "fastai": [run]})
     eff = lambda t: float(next(ln for ln in t.splitlines() if ln.startswith("| predict |")).split("|")[9])  # noqa: E731
     assert eff(two) == pytest.approx(eff(one) * 2, rel=0.05)  # half the speed: twice the ceiling time
+
+
+def test_the_ceiling_measures_a_copy_and_leaves_the_model_as_it_was(compare):
+    from fastlearn.models.zoo import create_classifier
+    model = create_classifier("resnet18", 10, pretrained=False)
+    model.freeze_to(-1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trainable = [p.requires_grad for p in model.parameters()]
+    case = dict(size=32, bs=8)
+    speeds = compare.model_ceiling(model, case, ("train_img_s", "frozen_train_img_s", "eval_img_s"), steps=2)
+    assert set(speeds) == {"train_img_s", "frozen_train_img_s", "eval_img_s"} and min(speeds.values()) > 0
+    assert [p.requires_grad for p in model.parameters()] == trainable
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
 
 
 def test_generated_photos_are_photo_sized_jpegs_in_class_folders(compare, tmp_path):
