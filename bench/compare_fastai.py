@@ -256,17 +256,19 @@ def model_ceiling(model, case: dict, kinds: tuple[str, ...], seed: int = 0, step
     from fastlearn.train.learner import fuses_adamw
     from fastlearn.utils.denormals import flush_denormals
     from fastlearn.utils.memory import reuse_freed_memory
-    torch.manual_seed(seed)
     param = next(model.parameters())
     device, cuda = param.device, param.device.type == "cuda"
     steps = steps * 4 if cuda else steps
     # what the Learner does by default: channels_last, and bf16 autocast on a GPU
     fmt = torch.channels_last
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else contextlib.nullcontext
-    x = torch.randn(case["bs"], 3, case["size"], case["size"], device=device).contiguous(memory_format=fmt)
-    y = torch.randint(0, 10, (case["bs"],), device=device)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(case["bs"], 3, case["size"], case["size"], generator=gen).to(device, memory_format=fmt)
+    y = torch.randint(0, 10, (case["bs"],), generator=gen).to(device)
     out = {}
-    with flush_denormals(), reuse_freed_memory():  # as the Learner trains and predicts
+    # the head's dropout draws from the global generators: restored after, so that measuring
+    # leaves the measured run's random stream (and its accuracy) as it would be without
+    with torch.random.fork_rng(devices=[device] if cuda else []), flush_denormals(), reuse_freed_memory():
         for kind in kinds:
             twin = copy.deepcopy(model)
             twin.freeze_to(-1 if kind == "frozen_train_img_s" else 0)

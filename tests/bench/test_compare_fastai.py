@@ -74,3 +74,13 @@ def test_generated_photos_are_photo_sized_jpegs_in_class_folders(compare, tmp_pa
     with Image.open(files[0]) as im:
         assert im.format == "JPEG" and 440 <= im.width < 560 and 330 <= im.height < 420
     assert compare.generated_photos(tmp_path / "photos", n=50, classes=10) == root  # reused, not rewritten
+
+
+def test_measuring_the_ceiling_leaves_the_random_stream_of_the_measured_run_alone(compare):
+    from fastlearn.models.zoo import create_classifier
+    model = create_classifier("resnet18", 10, pretrained=False)  # its head has dropout
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    compare.model_ceiling(model, dict(size=32, bs=8), ("train_img_s",), steps=1)
+    assert torch.equal(torch.rand(3), expected)
