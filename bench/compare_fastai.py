@@ -166,7 +166,7 @@ def training_phases(ph: Phases, learn, case: dict, n_images: int, ceiling=None) 
     `lr`, unfreeze, one-cycle epochs at slice(lr/200, lr/2); with `warm`, each once more.
     `ceiling(phase)`, if given, makes the function `Phases.run` measures around that phase."""
     lr = case["lr"]
-    around = (lambda phase: ceiling(phase)) if ceiling else (lambda phase: None)  # noqa: E731
+    around = ceiling or (lambda phase: None)  # noqa: E731
     frozen = lambda: learn.fit_one_cycle(1, lr, pct_start=0.99)  # noqa: E731
     ph.run("frozen epoch", n_images, frozen, around("frozen epoch"))
     if case.get("warm"):
