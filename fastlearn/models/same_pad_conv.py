@@ -44,10 +44,10 @@ class SamePadConv2d(Conv2dSame):
     copy of the input; elsewhere exactly `Conv2dSame`."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
         if (x.device.type != "cpu" or self.groups != self.in_channels or self.dilation != (1, 1)
                 or torch.is_grad_enabled() or torch.jit.is_tracing()):
             return super().forward(x)  # training, exports, other devices, dense convolutions
+        h, w = x.shape[-2:]
         (top, bottom), (left, right) = (_same_pads(h, self.kernel_size[0], self.stride[0]),
                                         _same_pads(w, self.kernel_size[1], self.stride[1]))
         weight = self.weight
