@@ -29,6 +29,8 @@ import torch.nn.functional as F
 from timm.layers import Conv2dSame
 from torch import nn
 
+from fastlearn.models.swap_convs import swap_convs
+
 __all__ = ["SamePadConv2d", "use_same_pad_convs"]
 
 
@@ -59,13 +61,6 @@ class SamePadConv2d(Conv2dSame):
 def use_same_pad_convs(module: nn.Module) -> nn.Module:
     """Turn every timm `Conv2dSame` inside `module` into a `SamePadConv2d` sharing its
     parameters (names and state dict unchanged); returns `module`."""
-    for name, child in module.named_children():
-        if type(child) is Conv2dSame:
-            fast = SamePadConv2d(child.in_channels, child.out_channels, child.kernel_size, child.stride, 0,
-                                 child.dilation, child.groups, child.bias is not None, device="meta")
-            fast.weight, fast.bias = child.weight, child.bias
-            fast.train(child.training)
-            setattr(module, name, fast)
-        else:
-            use_same_pad_convs(child)
-    return module
+    return swap_convs(module, lambda c: type(c) is Conv2dSame,
+                      lambda c: SamePadConv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, 0,
+                                              c.dilation, c.groups, c.bias is not None, device="meta"))

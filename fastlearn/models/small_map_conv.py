@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fastlearn.models.swap_convs import swap_convs
+
 __all__ = ["SmallMapConv2d", "use_small_map_convs"]
 
 
@@ -134,14 +136,9 @@ class _TapMatmul(torch.autograd.Function):
 def use_small_map_convs(module: nn.Module) -> nn.Module:
     """Turn every plain stride-1, zero-padded `nn.Conv2d` inside `module` into a `SmallMapConv2d`
     sharing its parameters (names and state dict unchanged); returns `module`."""
-    for name, child in module.named_children():
-        if (type(child) is nn.Conv2d and child.stride == (1, 1) and child.dilation == (1, 1)
-                and child.padding_mode == "zeros" and not isinstance(child.padding, str)):
-            fast = SmallMapConv2d(child.in_channels, child.out_channels, child.kernel_size, 1, child.padding,
-                                  1, child.groups, child.bias is not None, device="meta")
-            fast.weight, fast.bias = child.weight, child.bias
-            fast.train(child.training)
-            setattr(module, name, fast)
-        else:
-            use_small_map_convs(child)
-    return module
+    return swap_convs(
+        module,
+        lambda c: (type(c) is nn.Conv2d and c.stride == (1, 1) and c.dilation == (1, 1)
+                   and c.padding_mode == "zeros" and not isinstance(c.padding, str)),
+        lambda c: SmallMapConv2d(c.in_channels, c.out_channels, c.kernel_size, 1, c.padding, 1, c.groups,
+                                 c.bias is not None, device="meta"))
