@@ -20,6 +20,7 @@ from fastlearn.data.image_data import IMAGENET_STATS
 from fastlearn.models.classifier import Classifier
 from fastlearn.models.same_pad_conv import use_same_pad_convs
 from fastlearn.models.small_map_conv import use_small_map_convs
+from fastlearn.models.winograd_conv import use_winograd_convs
 from fastlearn.utils.hashing import state_hash
 from fastlearn.models.weights import (
     OFFLINE_ARCHS, WeightsUnavailableError, load_positional, packaged_weights_file, read_state_dict,
@@ -166,7 +167,7 @@ def create_body(arch: str | Callable = DEFAULT_ARCH, pretrained: bool = True,
                     f"(first: {missing[:3]}); {e}") from None
         meta["weights"] = f"file:{Path(weights).name}"
     meta["weights_hash"] = state_hash(body)
-    return use_same_pad_convs(use_small_map_convs(body)), _n_features(body), meta
+    return use_same_pad_convs(use_winograd_convs(use_small_map_convs(body))), _n_features(body), meta
 
 
 def create_classifier(arch: str | Callable, n_out: int, pretrained: bool = True, weights: str | Path | None = None,
