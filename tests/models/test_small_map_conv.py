@@ -39,12 +39,12 @@ def test_models_keep_their_parameter_names_and_train_the_same(arch, pretrained):
     torch.manual_seed(0)
     model = create_classifier(arch, 3, pretrained=pretrained)
     fast = [m for m in model.modules() if isinstance(m, SmallMapConv2d)]
-    assert len(fast) > 10  # every stride-1 convolution of the body
+    assert len(fast) > 10  # every plain convolution of the body
     plain = copy.deepcopy(model)
     for name, m in list(plain.named_modules()):
         if isinstance(m, SmallMapConv2d):  # back to nn.Conv2d, same parameters
             parent, _, child = name.rpartition(".")
-            conv = nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, 1, m.padding, 1, m.groups,
+            conv = nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding, 1, m.groups,
                              m.bias is not None)
             conv.load_state_dict(m.state_dict())
             setattr(plain.get_submodule(parent), child, conv)
@@ -58,3 +58,34 @@ def test_models_keep_their_parameter_names_and_train_the_same(arch, pretrained):
         nn.functional.cross_entropy(m(x), y).backward()
     for (name, p), q in zip(model.named_parameters(), plain.parameters()):
         assert torch.allclose(p.grad, q.grad, rtol=1e-3, atol=1e-6), name
+
+
+@pytest.mark.parametrize("stride, size, k", [(1, 2, 3), (2, 4, 3), (2, 3, 3), (2, 2, 3), (2, 4, 5)])
+def test_pixel_pairs_route_same_as_conv2d(stride, size, k):
+    """Dense convolutions of 64 channels whose output has fewer pixels than the kernel has taps
+    (resnet18's 2x2 maps, and its strided 4x4 -> 2x2 one) go through matrix products per pixel
+    pair, in training and evaluation; same outputs and gradients as nn.Conv2d."""
+    torch.manual_seed(0)
+    for fmt, bias in itertools.product([torch.channels_last, torch.contiguous_format], [True, False]):
+        plain = nn.Conv2d(64, 64, k, stride, k // 2, bias=bias).to(memory_format=fmt)
+        fast = use_small_map_convs(nn.Sequential(copy.deepcopy(plain)))[0]
+        x = torch.randn(3, 64, size, size).contiguous(memory_format=fmt)
+        results = []
+        for m in (plain, fast):
+            xi = x.clone().requires_grad_()
+            out = m(xi)
+            out.backward(torch.linspace(-1, 1, out.numel()).view_as(out))
+            with torch.no_grad():
+                evaluated = m.eval()(x)
+            m.train()
+            results.append((out, evaluated, xi.grad, m.weight.grad) + ((m.bias.grad,) if bias else ()))
+        assert type(results[1][0].grad_fn).__name__ == "_TapMatmulBackward", "the pixel-pair route was taken"
+        for a, b in zip(*results):
+            assert a.shape == b.shape and torch.allclose(a, b, atol=1e-4), (stride, size, k, fmt, bias)
+
+
+def test_strided_convolutions_on_larger_maps_stay_plain():
+    """An 8x8 -> 4x4 strided convolution has more output pixels than taps: oneDNN was faster."""
+    conv = use_small_map_convs(nn.Sequential(nn.Conv2d(64, 64, 3, 2, 1)))[0]
+    out = conv(torch.randn(2, 64, 8, 8, requires_grad=True))
+    assert type(out.grad_fn).__name__ == "ConvolutionBackward0"
