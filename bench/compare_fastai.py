@@ -314,7 +314,8 @@ WORKERS = {"fastlearn": worker_fastlearn, "fastai": worker_fastai}
 
 def spawn(lib: str, case: dict, work: Path, seed: int, interval: float = 1.0) -> dict:
     """Run one worker in a fresh process; sample its process tree's PSS every `interval` seconds
-    and give each phase the peak of the samples taken while it ran.
+    and give each phase the peak of the samples taken while it ran (a phase with no sample in
+    it: the worker's own peak RSS so far, at its end).
 
     Not more often: reading smaps_rollup walks the process's page tables under its memory-map
     lock, which stalls the measured process's own mmap/munmap calls. Sampled every 0.1 s, the
@@ -337,10 +338,9 @@ def spawn(lib: str, case: dict, work: Path, seed: int, interval: float = 1.0) ->
     result = json.loads(lines[-1][len("RESULT "):])
     for row in result.get("phases", {}).values():
         inside = [mb for t, mb in samples if row["start"] <= t <= row["end"]]
-        if not inside:  # a phase shorter than the interval: the samples either side of it
-            before = [mb for t, mb in samples if t < row["start"]][-1:]
-            after = [mb for t, mb in samples if t > row["end"]][:1]
-            inside = before + after
+        # A phase shorter than the interval (loading, 0.5 s) keeps the worker's own high-water
+        # mark (RSS) at its end: the samples either side of it belong to the phases around it,
+        # and the one after lands further into the next phase in the faster library.
         if inside and max(inside) > 0:
             row["peak_mb"] = max(inside)
     return result
