@@ -167,6 +167,7 @@ _MIN_CHANNELS = 128 * 128
 
 
 def _winograd_pays(conv: nn.Conv2d, x: torch.Tensor) -> bool:
+    """Whether `conv` on `x` takes the F(4x4, 3x3) route (ONNX export traces the plain one)."""
     if x.device.type != "cpu" or x.dim() != 4 or torch.jit.is_tracing() or torch.jit.is_scripting():
         return False
     if x.dtype != torch.float32 or conv.weight.dtype != torch.float32 or torch.is_autocast_enabled("cpu"):

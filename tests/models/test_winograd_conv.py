@@ -47,14 +47,16 @@ def test_same_outputs_and_gradients_as_conv2d(fmt):
 
 def test_frozen_weight_gets_no_gradient_and_input_still_does():
     torch.manual_seed(0)
-    conv = use_winograd_convs(nn.Sequential(nn.Conv2d(64, 64, 3, padding=1, bias=False)))[0]
-    plain = nn.Conv2d(64, 64, 3, padding=1, bias=False)
+    conv = use_winograd_convs(nn.Sequential(nn.Conv2d(128, 128, 3, padding=1, bias=False)))[0]
+    plain = nn.Conv2d(128, 128, 3, padding=1, bias=False)
     plain.load_state_dict(conv.state_dict())
     conv.weight.requires_grad_(False)
     plain.weight.requires_grad_(False)
-    x = torch.randn(2, 64, 8, 8)
+    x = torch.randn(2, 128, 8, 8)
     a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
-    (conv(a) ** 2).sum().backward()
+    out = conv(a)
+    assert type(out.grad_fn).__name__ == "_Winograd43Backward"
+    (out ** 2).sum().backward()
     (plain(b) ** 2).sum().backward()
     assert conv.weight.grad is None and _close(a.grad, b.grad)
 
