@@ -23,9 +23,10 @@ channels an evaluation or a frozen layer's pass (one or two products saved, not 
 64 px: 387 -> 316 ms, the frozen-body step 224 -> 211 ms (three alternating pairs).
 It costs memory: the transformed input (2.25x the layer's input) is kept for the weight's
 gradient, and the transforms' temporaries are as large. resnet18 training on 64 images at
-224 px: peak RSS 3.2-3.8 -> 4.1-4.5 GB (step 5.0 -> 3.6 s); at 64 px 1.15 -> 1.27 GB.
-Recomputing the transformed input in the backward pass instead saved little (the temporaries
-set the peak) and cost 8-10% of the step.
+224 px: peak RSS 3.2-3.8 -> 4.1-4.7 GB under the Learner's allocator setting (step 5.0 -> 3.4-3.7
+s), 2.5 -> 3.5 GB without it; at 64 px 1.15 -> 1.27 GB. Transforming the input again in the
+backward pass instead of keeping it (above 32 MB) brought the 3.5 GB to 3.2 and cost 20-25% of
+the step at 224 px (8-10% at 64 px, transforming every layer again), so it is kept.
 """
 from __future__ import annotations
 
