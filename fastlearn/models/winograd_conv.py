@@ -67,11 +67,15 @@ def _matrices(dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
 
 def _both_axes(m: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """m X m^T for every X in t, t laid out (k, l, rest...): out[a, b] = sum_kl m[a,k] m[b,l] t[k,l].
-    Two small matrix products (the first over k, then over l), each one pass over the data."""
+    Two passes over the data, each a batch of small matrix products read through a transposed
+    view (no copy): over k for each l, then over l for each a. As one product over k (a 6-row
+    matrix times all the data), BLAS split the work poorly over two threads: 1.9 -> 1.3 ms for
+    the input tiles of 64 channels on 16x16 maps; a layer's training step 7-21% faster alone
+    (six alternating pairs per shape), resnet18's whole step unchanged beyond this VM's noise."""
     k, l = t.shape[:2]
     rest = t.shape[2:]
-    half = (m @ t.reshape(k, -1)).view(m.shape[0], l, -1)
-    return torch.matmul(m, half).view(m.shape[0], m.shape[0], *rest)
+    half = torch.matmul(m, t.reshape(k, l, -1).transpose(0, 1))  # (l, a, rest)
+    return torch.matmul(m, half.transpose(0, 1)).view(m.shape[0], m.shape[0], *rest)
 
 
 def _format(t: torch.Tensor) -> torch.memory_format:
