@@ -70,7 +70,7 @@ def _both_axes(m: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     Two passes over the data, each a batch of small matrix products read through a transposed
     view (no copy): over k for each l, then over l for each a. As one product over k (a 6-row
     matrix times all the data), BLAS split the work poorly over two threads: 1.9 -> 1.3 ms for
-    the input tiles of 64 channels on 16x16 maps; a layer's training step 7-21% faster alone
+    the input tiles of 64 channels on 16x16 maps; a layer's training step 6-21% faster alone
     (six alternating pairs per shape), resnet18's whole step unchanged beyond this VM's noise."""
     k, l = t.shape[:2]
     rest = t.shape[2:]
