@@ -51,9 +51,11 @@ class SmallMapConv2d(nn.Conv2d):
         if self.stride != (1, 1):
             # strided: only the pixel-pair route, for outputs of fewer pixels than the kernel has
             # taps (resnet18's 4x4 -> 2x2 at 64 px); below that, the convolution was faster
-            if self._pairs_pay(x):
-                pairs, ho, wo = _pairs(h, w, kh, kw, *self.padding, *self.stride)
-                if ho * wo < kh * kw and len(pairs) < ho * wo * kh * kw:
+            (ph, pw), (sh, sw) = self.padding, self.stride
+            ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+            if ho * wo < kh * kw and self._pairs_pay(x):  # before listing pairs: h * w * ho * wo of them
+                pairs, _, _ = _pairs(h, w, kh, kw, ph, pw, sh, sw)
+                if len(pairs) < ho * wo * kh * kw:
                     return _TapMatmul.apply(x, self.weight, self.bias, pairs, ho, wo)
             return super().forward(x)
         if h >= kh and w >= kw:

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from fastlearn.models import create_classifier
-from fastlearn.models.small_map_conv import SmallMapConv2d, use_small_map_convs
+from fastlearn.models.small_map_conv import SmallMapConv2d, _pairs, use_small_map_convs
 
 
 @pytest.mark.parametrize("groups, k, pad", [(1, 3, 1), (6, 3, 1), (6, 5, 2), (6, 4, 1), (1, 1, 0), (6, 3, 3), (1, 5, 2)])
@@ -89,3 +89,12 @@ def test_strided_convolutions_on_larger_maps_stay_plain():
     conv = use_small_map_convs(nn.Sequential(nn.Conv2d(64, 64, 3, 2, 1)))[0]
     out = conv(torch.randn(2, 64, 8, 8, requires_grad=True))
     assert type(out.grad_fn).__name__ == "ConvolutionBackward0"
+
+
+def test_strided_convolution_on_a_large_map_does_not_list_its_pixel_pairs():
+    """The pair list has h * w * ho * wo entries: a 96x96 map must not build it (21 M) to learn
+    that the output is too large for that route."""
+    _pairs.cache_clear()
+    conv = use_small_map_convs(nn.Sequential(nn.Conv2d(64, 64, 3, 2, 1)))[0]
+    conv(torch.randn(1, 64, 96, 96))
+    assert _pairs.cache_info().currsize == 0
