@@ -10,6 +10,18 @@ from fastlearn.models import create_classifier
 from fastlearn.models.small_map_conv import SmallMapConv2d, _pairs, use_small_map_convs
 
 
+def _trained_and_evaluated(conv, x):
+    """A training step's output and gradients (input, weight, bias), and the evaluated output
+    (evaluation takes its own route on small maps)."""
+    xi = x.clone().requires_grad_()
+    out = conv(xi)
+    out.backward(torch.linspace(-1, 1, out.numel()).view_as(out))
+    with torch.no_grad():
+        evaluated = conv.eval()(x)
+    conv.train()
+    return (out, evaluated, xi.grad, conv.weight.grad) + ((conv.bias.grad,) if conv.bias is not None else ())
+
+
 @pytest.mark.parametrize("groups, k, pad", [(1, 3, 1), (6, 3, 1), (6, 5, 2), (6, 4, 1), (1, 1, 0), (6, 3, 3), (1, 5, 2)])
 def test_same_outputs_and_gradients_as_conv2d(groups, k, pad):
     torch.manual_seed(0)
@@ -21,16 +33,7 @@ def test_same_outputs_and_gradients_as_conv2d(groups, k, pad):
         fast = use_small_map_convs(nn.Sequential(copy.deepcopy(plain)))[0]
         assert isinstance(fast, SmallMapConv2d)
         x = torch.randn(3, 6, h, w).contiguous(memory_format=fmt)
-        grads = []
-        for m in (plain, fast):
-            xi = x.clone().requires_grad_()
-            out = m(xi)
-            out.backward(torch.linspace(-1, 1, out.numel()).view_as(out))
-            with torch.no_grad():  # evaluation takes its own route on small maps
-                evaluated = m.eval()(x)
-            m.train()
-            grads.append((out.detach(), evaluated, xi.grad, m.weight.grad) + ((m.bias.grad,) if bias else ()))
-        for a, b in zip(*grads):
+        for a, b in zip(_trained_and_evaluated(plain, x), _trained_and_evaluated(fast, x)):
             assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5), (h, w, k, pad)
 
 
@@ -70,15 +73,7 @@ def test_pixel_pairs_route_same_as_conv2d(stride, size, k):
         plain = nn.Conv2d(64, 64, k, stride, k // 2, bias=bias).to(memory_format=fmt)
         fast = use_small_map_convs(nn.Sequential(copy.deepcopy(plain)))[0]
         x = torch.randn(3, 64, size, size).contiguous(memory_format=fmt)
-        results = []
-        for m in (plain, fast):
-            xi = x.clone().requires_grad_()
-            out = m(xi)
-            out.backward(torch.linspace(-1, 1, out.numel()).view_as(out))
-            with torch.no_grad():
-                evaluated = m.eval()(x)
-            m.train()
-            results.append((out, evaluated, xi.grad, m.weight.grad) + ((m.bias.grad,) if bias else ()))
+        results = [_trained_and_evaluated(plain, x), _trained_and_evaluated(fast, x)]
         assert type(results[1][0].grad_fn).__name__ == "_TapMatmulBackward", "the pixel-pair route was taken"
         for a, b in zip(*results):
             assert a.shape == b.shape and torch.allclose(a, b, atol=1e-4), (stride, size, k, fmt, bias)
