@@ -50,7 +50,7 @@ class SmallMapConv2d(nn.Conv2d):
             return super().forward(x)  # exports (ONNX needs the static kernel), other devices
         if self.stride != (1, 1):
             # strided: only the pixel-pair route, for outputs of fewer pixels than the kernel has
-            # taps (resnet18's 4x4 -> 2x2 at 64 px); below that, the convolution was faster
+            # taps (resnet18's 4x4 -> 2x2 at 64 px); on larger outputs the convolution was faster
             (ph, pw), (sh, sw) = self.padding, self.stride
             ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
             if ho * wo < kh * kw and self._pairs_pay(x):  # before listing pairs: h * w * ho * wo of them
