@@ -21,7 +21,8 @@ warm afterwards).
 The ceiling is the model alone: the training step (forward, backward, AdamW) and the evaluation
 forward pass on tensors already in memory, same architecture, size, batch size and settings as
 the Learner (channels_last, fused AdamW, denormals flushed, freed memory reused on the CPU; bf16
-autocast on a GPU; in the frozen step, BatchNorm on batch statistics as both libraries train it).
+autocast on a GPU; in the frozen step, BatchNorm on batch statistics as both libraries train it;
+in evaluation, BatchNorm folded into the convolutions, as the Learner evaluates).
 Pipeline efficiency = the ceiling's time for a phase's images / the phase's measured time. The
 ceiling is measured inside the fastlearn worker, on a copy of its model, right before and right
 after each phase it is compared with, and the two are averaged: this machine's speed drifts by
@@ -249,10 +250,12 @@ def model_ceiling(model, case: dict, kinds: tuple[str, ...], seed: int = 0, step
     """Model-only throughput of a copy of `model` (the Learner's, already on its device and in
     its memory format): for each of `kinds`, "train_img_s" (the whole network trains),
     "frozen_train_img_s" (the head trains; the body's BatchNorm uses batch statistics, as both
-    libraries' frozen epoch) or "eval_img_s" (evaluation passes), on one random batch."""
+    libraries' frozen epoch) or "eval_img_s" (evaluation passes, BatchNorm folded into the
+    convolutions as the Learner evaluates), on one random batch."""
     import contextlib
     import copy
     import torch
+    from fastlearn.models.fold_batchnorm import batchnorm_folded
     from fastlearn.train.learner import fuses_adamw
     from fastlearn.utils.denormals import flush_denormals
     from fastlearn.utils.memory import reuse_freed_memory
@@ -275,7 +278,11 @@ def model_ceiling(model, case: dict, kinds: tuple[str, ...], seed: int = 0, step
             twin.bn_adapt = True
             opt = torch.optim.AdamW([p for p in twin.parameters() if p.requires_grad], 1e-3,
                                     fused=fuses_adamw(device) or None)
-            out[kind] = images_per_second(twin, x, y, opt, kind != "eval_img_s", autocast, steps)
+            if kind == "eval_img_s":
+                with batchnorm_folded(twin.eval()) as folded:
+                    out[kind] = images_per_second(folded, x, y, opt, False, autocast, steps)
+            else:
+                out[kind] = images_per_second(twin, x, y, opt, True, autocast, steps)
             del twin, opt
     return out
 

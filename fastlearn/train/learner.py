@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from fastlearn.models.fold_batchnorm import batchnorm_folded
 from fastlearn.train import schedules
 from fastlearn.train.callbacks import Callback, ProgressTable, StopOnNaN
 from fastlearn.train.lr_finder import LRFind, should_stop, smooth_losses
@@ -329,10 +330,11 @@ class Learner:
         module.eval()
         outs, ys = [], []
         try:
-            for xb, yb in loader:
-                with self._autocast():
-                    outs.append(module(self._prepare(xb)).float())
-                ys.append(yb)
+            with batchnorm_folded(module) as folded:
+                for xb, yb in loader:
+                    with self._autocast():
+                        outs.append(folded(self._prepare(xb)).float())
+                    ys.append(yb)
         finally:
             module.train(was)
         # one copy to the host at the end: a copy per batch would wait for the device each time
