@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from fastlearn.data.cache import default_cache_dir
+from fastlearn.models.fold_batchnorm import batchnorm_folded
 from fastlearn.utils.atomic import atomic_path
 from fastlearn.utils.hashing import state_hash
 
@@ -49,9 +50,11 @@ class TensorLoader:
 @torch.no_grad()
 def _compute(model, loader) -> tuple[torch.Tensor, torch.Tensor]:
     xs, ys = [], []
-    for xb, yb in loader:
-        xs.append(model.features(xb).float().cpu())
-        ys.append(yb.cpu())
+    # model.features(x) is head.pool(body(x)); the body runs with its BatchNorm layers folded
+    with batchnorm_folded(model.body) as body:
+        for xb, yb in loader:
+            xs.append(model.head.pool(body(xb)).float().cpu())
+            ys.append(yb.cpu())
     return torch.cat(xs), torch.cat(ys)
 
 
