@@ -1,6 +1,7 @@
 """Inference from an export bundle: no training data, no pickle, the training's own preprocessing."""
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from fastlearn.data.items import list_images
 from fastlearn.data.loaders import default_device, eval_batch
 from fastlearn.infer.bundle import read_manifest
 from fastlearn.infer.predictions import probabilities
+from fastlearn.models.fold_batchnorm import batchnorm_folded
 from fastlearn.utils.atomic import atomic_path
 from fastlearn.utils.denormals import flush_denormals
 from fastlearn.utils.precision import amp_dtype, autocast
@@ -85,34 +87,44 @@ class Predictor:
                              "so test-time augmentation is unavailable; predict without --tta")
         return BatchAugment.from_json(spec)
 
+    def _evaluator(self, n_items: int, bs: int):
+        """A context giving the module to evaluate with: for a call that brings at least a batch
+        of items, the model with its BatchNorm folded into its convolutions, as the Learner
+        evaluates (computing the folded weights costs about what folding saves on a few images,
+        so a single image is evaluated as it is)."""
+        return batchnorm_folded(self.model) if n_items >= bs else contextlib.nullcontext(self.model)
+
     @torch.no_grad()
     @flush_denormals()  # as the Learner: faster on a CPU, changes nothing a user can see
-    def _probs_of_pixels(self, pixels: np.ndarray, tta: int = 0) -> torch.Tensor:
+    def _probs_of_pixels(self, pixels: np.ndarray, tta: int = 0, model: torch.nn.Module | None = None
+                         ) -> torch.Tensor:
+        model = self.model if model is None else model
         x8 = torch.from_numpy(pixels).to(self.device)
-        views = [self._model(eval_batch(x8, self.size, self.mean, self.std))]
+        views = [self._model(model, eval_batch(x8, self.size, self.mean, self.std))]
         if tta:
             augment, g = self._augment(), torch.Generator().manual_seed(0)
             mean, std = self.mean.view(1, 3, 1, 1).to(self.device), self.std.view(1, 3, 1, 1).to(self.device)
             for _ in range(tta):
                 x = augment(x8.permute(0, 3, 1, 2).float().div_(255), self.size, g)
-                views.append(self._model((x - mean) / std))
+                views.append(self._model(model, (x - mean) / std))
         probs = [probabilities(v.float().cpu(), self.multi_label, self.temperature) for v in views]
         return torch.stack(probs).mean(0)
 
-    def _model(self, x: torch.Tensor) -> torch.Tensor:
+    def _model(self, model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
         with autocast(self.device, self.amp_dtype):
-            return self.model(x)
+            return model(x)
 
     def probs(self, items: Sequence, bs: int = 64, tta: int = 0) -> torch.Tensor:
         """Class probabilities (n, c) for paths, PIL images, encoded bytes or arrays, in batches;
         `tta=n` averages the centre view with n views under the training augmentation.
         A bad item raises BadImageError naming it."""
         out = []
-        for start in range(0, len(items), bs):
-            chunk = items[start:start + bs]
-            pixels = np.stack([self._pixels(it, str(it) if isinstance(it, (str, Path)) else f"item {start + i}")
-                               for i, it in enumerate(chunk)])
-            out.append(self._probs_of_pixels(pixels, tta))
+        with self._evaluator(len(items), bs) as model:
+            for start in range(0, len(items), bs):
+                chunk = items[start:start + bs]
+                pixels = np.stack([self._pixels(it, str(it) if isinstance(it, (str, Path)) else f"item {start + i}")
+                                   for i, it in enumerate(chunk)])
+                out.append(self._probs_of_pixels(pixels, tta, model))
         return torch.cat(out) if out else torch.zeros(0, len(self.classes))
 
     def _prediction(self, p: torch.Tensor, k: int) -> Prediction:
@@ -137,17 +149,18 @@ class Predictor:
         class; written to `csv` (atomically) if given. Unreadable files are listed in one warning."""
         paths = list_images(folder)
         rows, probs, bad = [], [], []
-        for start in range(0, len(paths), bs):
-            good_paths, pixels = [], []
-            for p in paths[start:start + bs]:
-                try:
-                    pixels.append(self._pixels(p, str(p)))
-                    good_paths.append(p)
-                except BadImageError as e:
-                    bad.append(f"{p}: {e.reason}")
-            if pixels:
-                probs.append(self._probs_of_pixels(np.stack(pixels)))
-                rows += good_paths
+        with self._evaluator(len(paths), bs) as model:
+            for start in range(0, len(paths), bs):
+                good_paths, pixels = [], []
+                for p in paths[start:start + bs]:
+                    try:
+                        pixels.append(self._pixels(p, str(p)))
+                        good_paths.append(p)
+                    except BadImageError as e:
+                        bad.append(f"{p}: {e.reason}")
+                if pixels:
+                    probs.append(self._probs_of_pixels(np.stack(pixels), model=model))
+                    rows += good_paths
         if bad:
             warnings.warn(f"left out {len(bad)} unreadable file(s):\n  " + "\n  ".join(bad), stacklevel=2)
         p = torch.cat(probs) if probs else torch.zeros(0, len(self.classes))

@@ -78,6 +78,13 @@ def test_predictor_takes_paths_pil_bytes_and_arrays_and_folders(trained_digits, 
         df = pred.predict_folder(folder, csv=tmp_path / "preds.csv", bs=32)
     assert len(df) == 70 and list(df.columns[:3]) == ["file", "label", "probability"]
     assert (tmp_path / "preds.csv").is_file()
+    # batches evaluate with BatchNorm folded into the convolutions, one image as it is: the same
+    # probabilities up to float rounding
+    row = df[df["file"] == path.name].iloc[0]
+    assert row["label"] == by_path.label and row["probability"] == pytest.approx(by_path.probability, abs=1e-5)
+    many = pred.probs([path] * 40, bs=32)
+    assert float((many - many[0]).abs().max()) <= 1e-6
+    assert float(many[0].max()) == pytest.approx(by_path.probability, abs=1e-5)
 
 
 def test_tampered_or_incomplete_bundles_are_refused(bundle, tmp_path):
