@@ -20,6 +20,7 @@ registered, as it is too (its hooks see the modules they were put on).
 from __future__ import annotations
 
 import copy
+import threading
 import warnings
 import weakref
 from contextlib import contextmanager
@@ -73,6 +74,9 @@ class _Plan:
     key: tuple
     graph_module: torch.fx.GraphModule | None = None
     pairs: list[_Pair] = field(default_factory=list)
+    # held while the graph module holds folded weights: another thread evaluating the same model
+    # meanwhile runs the model itself, never a half-swapped graph
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
 
 _PLANS: "weakref.WeakKeyDictionary[nn.Module, _Plan]" = weakref.WeakKeyDictionary()
@@ -128,14 +132,17 @@ def batchnorm_folded(model: nn.Module) -> Iterator[nn.Module]:
     """Within the block, a module that computes what `model` (in evaluation mode) computes, with
     each BatchNorm that directly follows a convolution folded into it; `model` itself is left
     untouched. Yields `model` itself when it is training, has nothing to fold, cannot be traced,
-    or has forward hooks (which expect its own modules to run). Enter it anew for each pass: it
-    reads the weights as they are on entering."""
+    has forward hooks (which expect its own modules to run), or is being evaluated folded in
+    another thread. Enter it anew for each pass: it reads the weights as they are on entering."""
     key = _structure(model)
     plan = _PLANS.get(model)
     if plan is None or plan.key != key:
         plan = _PLANS[model] = _plan(model, key)
     gm = plan.graph_module
     if gm is None or model.training or any(p.norm.training for p in plan.pairs) or _hooked(model):
+        yield model
+        return
+    if not plan.lock.acquire(blocking=False):
         yield model
         return
     try:
@@ -153,3 +160,4 @@ def batchnorm_folded(model: nn.Module) -> Iterator[nn.Module]:
         for p in plan.pairs:
             setattr(*p.conv_slot, p.conv)
             setattr(*p.norm_slot, p.norm)
+        plan.lock.release()

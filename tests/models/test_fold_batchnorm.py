@@ -130,3 +130,18 @@ def test_a_model_with_forward_hooks_is_evaluated_as_it_is():
     assert folded is model and seen == [torch.Size([2, 4, 8, 8])]
     with batchnorm_folded(model) as folded:  # without the hook, folded again
         assert folded is not model
+
+
+def test_another_thread_meanwhile_evaluates_the_model_itself():
+    import threading
+    model = _with_real_statistics(_SharedOutput()).eval()
+    x = torch.randn(2, 3, 8, 8)
+    other = {}
+    with torch.no_grad(), batchnorm_folded(model) as folded:
+        t = threading.Thread(target=lambda: other.update(out=batchnorm_folded(model).__enter__()))
+        t.start()
+        t.join()
+        assert folded is not model and other["out"] is model
+        assert _close(folded(x), model(x))
+    with batchnorm_folded(model) as again:  # free again once the first pass is over
+        assert again is not model
