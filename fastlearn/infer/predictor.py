@@ -96,9 +96,7 @@ class Predictor:
 
     @torch.no_grad()
     @flush_denormals()  # as the Learner: faster on a CPU, changes nothing a user can see
-    def _probs_of_pixels(self, pixels: np.ndarray, tta: int = 0, model: torch.nn.Module | None = None
-                         ) -> torch.Tensor:
-        model = self.model if model is None else model
+    def _probs_of_pixels(self, pixels: np.ndarray, model: torch.nn.Module, tta: int = 0) -> torch.Tensor:
         x8 = torch.from_numpy(pixels).to(self.device)
         views = [self._model(model, eval_batch(x8, self.size, self.mean, self.std))]
         if tta:
@@ -124,7 +122,7 @@ class Predictor:
                 chunk = items[start:start + bs]
                 pixels = np.stack([self._pixels(it, str(it) if isinstance(it, (str, Path)) else f"item {start + i}")
                                    for i, it in enumerate(chunk)])
-                out.append(self._probs_of_pixels(pixels, tta, model))
+                out.append(self._probs_of_pixels(pixels, model, tta))
         return torch.cat(out) if out else torch.zeros(0, len(self.classes))
 
     def _prediction(self, p: torch.Tensor, k: int) -> Prediction:
@@ -159,7 +157,7 @@ class Predictor:
                     except BadImageError as e:
                         bad.append(f"{p}: {e.reason}")
                 if pixels:
-                    probs.append(self._probs_of_pixels(np.stack(pixels), model=model))
+                    probs.append(self._probs_of_pixels(np.stack(pixels), model))
                     rows += good_paths
         if bad:
             warnings.warn(f"left out {len(bad)} unreadable file(s):\n  " + "\n  ".join(bad), stacklevel=2)

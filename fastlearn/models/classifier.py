@@ -65,9 +65,10 @@ class Classifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The pooled body activations the head's trainable part starts from."""
-        return self.head.pool(self.body(x))
+    def features(self, x: torch.Tensor, body: nn.Module | None = None) -> torch.Tensor:
+        """The pooled body activations the head's trainable part starts from; `body` runs in
+        place of `self.body` when given (the same body with its BatchNorm folded, say)."""
+        return self.head.pool((self.body if body is None else body)(x))
 
     # ----- freezing -------------------------------------------------------------------------
     @property

@@ -50,10 +50,9 @@ class TensorLoader:
 @torch.no_grad()
 def _compute(model, loader) -> tuple[torch.Tensor, torch.Tensor]:
     xs, ys = [], []
-    # model.features(x) is head.pool(body(x)); the body runs with its BatchNorm layers folded
     with batchnorm_folded(model.body) as body:
         for xb, yb in loader:
-            xs.append(model.head.pool(body(xb)).float().cpu())
+            xs.append(model.features(xb, body).float().cpu())
             ys.append(yb.cpu())
     return torch.cat(xs), torch.cat(ys)
 
