@@ -32,13 +32,12 @@ def tta(learn, n: int = 4, split: str = "valid", log: bool = False, reduce: bool
     """Test-time augmentation: the mean of the centre view's probabilities and those of `n`
     views with the training augmentation (each view with its own random draw).
     `reduce=False` returns every view instead, stacked as (n + 1, items, classes)."""
-    logits, targets = learn.get_preds(split)
-    views = [probabilities(logits, learn.multi_label, learn.temperature)]
     seed = getattr(learn.data, "seed", 0)
-    for k in range(n):
-        loader = learn.data.loader(split, augment=True, shuffle=False, seed=seed + 1000 + k)
-        aug_logits, _ = learn._outputs(learn.model, loader)
-        views.append(probabilities(aug_logits, learn.multi_label, learn.temperature))
+    centre = learn.data.loader(split, augment=False, shuffle=False)
+    augmented = (learn.data.loader(split, augment=True, shuffle=False, seed=seed + 1000 + k) for k in range(n))
+    outputs = learn._outputs(learn.model, centre, *augmented)
+    targets = outputs[0][1]
+    views = [probabilities(logits, learn.multi_label, learn.temperature) for logits, _ in outputs]
     probs = torch.stack(views) if not reduce else torch.stack(views).mean(0)
     return (probs.clamp_min(1e-45).log() if log else probs), _labels_or_names(learn, split, targets)
 

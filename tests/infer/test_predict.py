@@ -30,6 +30,20 @@ def test_tta_matches_or_improves_accuracy(trained_digits):
     assert tta >= plain
 
 
+def test_tta_views_are_the_centre_then_distinct_repeatable_draws(trained_digits):
+    learn = trained_digits
+    probs, _ = learn.predict()
+    views, _ = learn.tta(n=3, reduce=False)
+    assert views.shape == (4, 1000, 10)
+    torch.testing.assert_close(views[0], probs)  # the centre view is the plain prediction
+    for a in range(4):
+        for b in range(a + 1, 4):
+            assert not torch.allclose(views[a], views[b]), (a, b)
+    again, _ = learn.tta(n=3, reduce=False)
+    torch.testing.assert_close(again, views)  # each view's draw comes from its own seed
+    torch.testing.assert_close(learn.tta(n=3)[0], views.mean(0))
+
+
 def test_evaluate_reports_consistent_metrics(trained_digits):
     ev = trained_digits.evaluate()
     assert ev.confusion.sum() == 1000 and ev.confusion.shape == (10, 10)
