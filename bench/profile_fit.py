@@ -4,8 +4,10 @@
     python bench/profile_fit.py --frozen         # the frozen body (head only)
     python bench/profile_fit.py --data DIR --size 224
     python bench/profile_fit.py --arch resnet18 --scratch --sample 800
+    python bench/profile_fit.py --data DIR --size 224 --rows 0 --resident off   # A/B the GPU-resident cache
 
-Times a warm one-cycle epoch (after one untimed epoch), then runs one more under
+Times a warm one-cycle epoch (after one untimed epoch) and warm predict and TTA passes over
+the validation set, then runs one more epoch under
 torch.profiler and prints the operators that cost the most host time (and device time on a
 GPU). Compare the epoch's images/s with the model-only ceiling printed by
 bench/compare_fastai.py to see how much the data pipeline and the loop cost.
@@ -35,6 +37,8 @@ def main(argv=None) -> int:
     p.add_argument("--channels-last", choices=["auto", "on", "off"], default="auto",
                    help="the memory format (auto: the Learner's default for the device)")
     p.add_argument("--no-reuse-memory", action="store_true", help="the Learner's reuse_memory=False")
+    p.add_argument("--resident", choices=["auto", "on", "off"], default="auto",
+                   help="the whole image cache on the device, batches gathered there (auto: on a GPU with room)")
     p.add_argument("--sample", type=int, help="train on this many images (and a proportional validation set)")
     a = p.parse_args(argv)
 
@@ -48,7 +52,8 @@ def main(argv=None) -> int:
     work = Path(a.work)
     folder = a.data or mnist_folders(work / "digits")
     data = ImageData.from_folder(folder, size=a.size, bs=a.bs, cache_dir=work / "fastlearn-cache",
-                                 augment=[Rotate(10.0), Zoom(1.1), Lighting(0.2)], progress=False)
+                                 augment=[Rotate(10.0), Zoom(1.1), Lighting(0.2)], progress=False,
+                                resident={"on": True, "off": False}.get(a.resident))
     if a.sample:
         data = data.sample(a.sample)
     learn = Learner.pretrained(a.arch, data, pretrained=not a.scratch, progress=False, mixed_precision=False if a.fp32 else "auto",
@@ -70,6 +75,16 @@ def main(argv=None) -> int:
     seconds = [epoch() for _ in range(2)]
     print(f"{learn!r}\n{'frozen' if a.frozen else 'unfrozen'} epoch of {n} images: first {first:.2f} s, then "
           f"{', '.join(f'{s:.2f} s' for s in seconds)} ({n / min(seconds):.0f} img/s at best)")
+    n_valid = len(data.paths_of("valid"))
+    for name, views, run in (("predict", 1, learn.predict), ("TTA", 5, learn.tta)):
+        run()  # warm
+        passes = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            run()  # returns tensors on the host: the device has finished
+            passes.append(time.perf_counter() - t0)
+        print(f"{name} of {n_valid} images: {', '.join(f'{s:.3f} s' for s in passes)} "
+              f"({views * n_valid / min(passes):.0f} img/s at best)")
     if a.rows == 0:
         return 0
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])

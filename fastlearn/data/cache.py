@@ -12,11 +12,12 @@ import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import torch
 
 from fastlearn.data.images import BadImageError, load_resized
 
@@ -63,6 +64,23 @@ class ImageCache:
     shapes: np.ndarray
     bad: dict[int, str]
     built: bool  # True when this call decoded the images, False when it reused a cache
+    _on_device: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def on_device(self, device: str | torch.device, copy: bool = True) -> torch.Tensor | None:
+        """Every image as one uint8 (n, size, size, 3) tensor on `device`, copied there on the
+        first call (in 64 MB slices, so host memory never holds a second whole copy) and kept
+        for the cache's lifetime: batches are then gathered on the device, with no slicing,
+        pinning or copying on the host per batch. `copy=False`: the copy made earlier, or None."""
+        device = torch.device(device)
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        if device not in self._on_device and copy:
+            out = torch.empty(self.pixels.shape, dtype=torch.uint8, device=device)
+            step = max(1, (64 << 20) // max(1, self.pixels[0].nbytes)) if len(self.pixels) else 1
+            for i in range(0, len(self.pixels), step):
+                out[i:i + step].copy_(torch.from_numpy(np.array(self.pixels[i:i + step])))
+            self._on_device[device] = out
+        return self._on_device.get(device)
 
     @classmethod
     def open(

@@ -19,6 +19,8 @@ from fastlearn.data.loaders import DeviceLoader, default_device
 __all__ = ["ImageData", "BadImageWarning", "IMAGENET_STATS"]
 
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+# By default the cache goes to the GPU when it takes at most 1/_RESIDENT_SHARE of its free memory.
+_RESIDENT_SHARE = 4
 
 
 class BadImageWarning(UserWarning):
@@ -38,6 +40,11 @@ class ImageData:
 
     Attributes: `classes` (sorted names), `c` (their number), `multi_label`, `size`, `bs`,
     `stats` (normalisation mean and std; a Learner sets them to its model's), `bad_files`.
+
+    `resident`: whether the whole cache is copied to the device once and batches gathered
+    there (the same batches, no host work per batch). Default (None): on a GPU, when the cache
+    takes at most a quarter of its free memory; `True` forces it (on the CPU it loads the cache
+    into memory), `False` keeps batches coming from the memory-mapped file.
     """
 
     def __init__(
@@ -59,6 +66,7 @@ class ImageData:
         seed: int = 42,
         progress: bool = True,
         path: str | Path | None = None,
+        resident: bool | None = None,
         _cache: ImageCache | None = None,
         _train_idx: np.ndarray | None = None,
     ):
@@ -71,6 +79,7 @@ class ImageData:
         self.multi_label, self.size, self.bs, self.seed = multi_label, int(size), int(bs), seed
         self.augment_spec, self.max_zoom, self.on_bad = augment, max_zoom, on_bad
         self.resize_method, self.cache_dir, self.progress = resize_method, cache_dir, progress
+        self.resident = resident
         self.augment = BatchAugment.preset(augment, max_zoom)
         self.device = torch.device(device) if device is not None else default_device()
         self.stats = (tuple(stats[0]), tuple(stats[1]))
@@ -264,7 +273,22 @@ class ImageData:
             self.cache.pixels, idx, targets, self.size, bs or self.bs, *self.stats, self.device,
             shuffle=train if shuffle is None else shuffle, drop_last=train and shuffle is not False,
             augment=self.augment if use_aug else None, seed=self.seed if seed is None else seed,
+            resident=self._resident_pixels(),
         )
+
+    def _resident_pixels(self) -> torch.Tensor | None:
+        """The cache on the device when batches should be gathered there (see `resident`)."""
+        if self.resident is False:
+            return None
+        if self.resident is None and (copied := self.cache.on_device(self.device, copy=False)) is not None:
+            return copied  # decided once: later loaders keep using the copy while memory is in use
+        if self.resident is None:
+            if self.device.type != "cuda":
+                return None
+            free, _ = torch.cuda.mem_get_info(self.device)
+            if self.cache.pixels.nbytes > free // _RESIDENT_SHARE:
+                return None
+        return self.cache.on_device(self.device)
 
     def _dl(self, split: str) -> DeviceLoader:
         if split not in self._dls:
@@ -305,7 +329,7 @@ class ImageData:
         return dict(multi_label=self.multi_label, size=self.size, bs=self.bs, augment=self.augment_spec,
                     max_zoom=self.max_zoom, on_bad=self.on_bad, resize_method=self.resize_method,
                     cache_dir=self.cache_dir, device=self.device, stats=self.stats, seed=self.seed,
-                    progress=self.progress, path=self.path)
+                    progress=self.progress, path=self.path, resident=self.resident)
 
     def resize(self, size: int, bs: int | None = None) -> "ImageData":
         """The same images and splits at another size (progressive resizing); builds that size's cache once."""

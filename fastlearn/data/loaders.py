@@ -1,8 +1,10 @@
 """Batches from the image cache to the training device, augmented there.
 
 A background thread slices the next uint8 batch out of the memory-mapped cache (one fancy
-index, no decoding, no per-image Python) while the current batch trains. On the device the
-batch is turned to float, augmented (training) or resized (validation, test) and normalised.
+index, no decoding, no per-image Python) while the current batch trains. When the whole cache
+is already on the device (`resident`: on a GPU with room for it), batches are gathered there
+instead and the host does nothing per batch. On the device the batch is turned to float,
+augmented (training) or resized (validation, test) and normalised.
 """
 from __future__ import annotations
 
@@ -44,6 +46,8 @@ class DeviceLoader:
     `pixels` is the (n, S, S, 3) uint8 cache; `index` selects this split's rows of it;
     `targets` holds one target per selected row (class indices, multi-hot rows, or -1 for
     unlabelled data). `augment=None` means the deterministic validation transform.
+    `resident`: the same cache as one uint8 tensor already on `device` (`ImageCache.on_device`);
+    batches are then gathered from it there, the same batches as from `pixels`.
     """
 
     def __init__(
@@ -61,9 +65,13 @@ class DeviceLoader:
         augment: BatchAugment | None = None,
         seed: int = 42,
         prefetch: int = 2,
+        resident: torch.Tensor | None = None,
     ):
         if len(index) != len(targets):
             raise ValueError(f"{len(index)} images but {len(targets)} targets")
+        if resident is not None and (resident.device.type != torch.device(device).type or resident.shape != pixels.shape):
+            raise ValueError(f"resident pixels {tuple(resident.shape)} on {resident.device} are not the cache "
+                             f"{tuple(pixels.shape)} on {device}: pass ImageCache.on_device(device)")
         self.pixels, self.index, self.targets = pixels, np.asarray(index, dtype=np.int64), targets
         self.size, self.bs, self.device = size, bs, torch.device(device)
         self.shuffle, self.augment, self.prefetch = shuffle, augment, prefetch
@@ -73,6 +81,10 @@ class DeviceLoader:
         # on the device once, not copied there for every batch
         self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        self.resident = resident
+        if resident is not None:  # this split's rows of the cache, and its targets, on the device once
+            self._rows = torch.from_numpy(self.index).to(resident.device)
+            self._device_targets = targets.to(resident.device)
 
     def __len__(self) -> int:
         n = len(self.index)
@@ -97,6 +109,14 @@ class DeviceLoader:
             x = torch.from_numpy(self.pixels[self.index[sel]])
             y = self.targets[torch.from_numpy(sel)]
             yield (x.pin_memory(), y.pin_memory()) if pin else (x, y)
+
+    def _resident_batches(self, order: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order_t = torch.from_numpy(order).to(self.resident.device)  # one copy an epoch, not one a batch
+        for b in range(len(self)):
+            sel = order_t[b * self.bs:(b + 1) * self.bs]
+            if self.shuffle:
+                sel = sel.sort().values  # as on the host: the same batches either way
+            yield self.resident.index_select(0, self._rows[sel]), self._device_targets[sel]
 
     def _prefetched(self, order: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         q: queue.Queue = queue.Queue(maxsize=self.prefetch)
@@ -153,6 +173,9 @@ class DeviceLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = self._order()
-        source = self._prefetched(order) if self.prefetch > 0 else self._host_batches(order)
+        if self.resident is not None:
+            source = self._resident_batches(order)
+        else:
+            source = self._prefetched(order) if self.prefetch > 0 else self._host_batches(order)
         for x, y in source:
             yield self.to_device(x), y.to(self.device, non_blocking=True)
