@@ -74,6 +74,8 @@ class ImageData:
             raise ValueError(f"on_bad must be 'warn' or 'error', got {on_bad!r}")
         if size < 8:
             raise ValueError(f"size must be at least 8 pixels, got {size}")
+        if resident not in (None, True, False):
+            raise ValueError(f"resident must be None (automatic), True or False, got {resident!r}")
         self.labelled, self.test_items = labelled, test or Items([], [])
         self.path = Path(path) if path is not None else None
         self.multi_label, self.size, self.bs, self.seed = multi_label, int(size), int(bs), seed
@@ -280,13 +282,12 @@ class ImageData:
         """The cache on the device when batches should be gathered there (see `resident`)."""
         if self.resident is False:
             return None
-        if self.resident is None and (copied := self.cache.on_device(self.device, copy=False)) is not None:
-            return copied  # decided once: later loaders keep using the copy while memory is in use
         if self.resident is None:
-            if self.device.type != "cuda":
-                return None
-            free, _ = torch.cuda.mem_get_info(self.device)
-            if self.cache.pixels.nbytes > free // _RESIDENT_SHARE:
+            copied = self.cache.on_device(self.device, copy=False)
+            if copied is not None:
+                return copied  # decided once: later loaders keep the copy while training uses memory
+            if self.device.type != "cuda" or \
+                    self.cache.pixels.nbytes > torch.cuda.mem_get_info(self.device)[0] // _RESIDENT_SHARE:
                 return None
         return self.cache.on_device(self.device)
 

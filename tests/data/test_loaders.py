@@ -67,6 +67,8 @@ def test_resident_pixels_that_are_not_the_cache_are_refused(shapes_root):
     with pytest.raises(ValueError, match="ImageCache.on_device"):
         DeviceLoader(data.cache.pixels, data.valid_idx, torch.zeros(len(data.valid_idx)), 32, 8,
                      (0.5,) * 3, (0.25,) * 3, data.device, resident=wrong)
+    with pytest.raises(ValueError, match="resident must be"):
+        ImageData.from_folder(shapes_root, size=32, resident="yes")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
