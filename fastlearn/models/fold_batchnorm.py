@@ -90,13 +90,19 @@ def _plan(model: nn.Module, key: tuple) -> _Plan:
     modules = dict(model.named_modules())
     if not any(_foldable_norm(m) for m in modules.values()):
         return _Plan(key)
+    tracer = _Tracer()
     try:
-        graph = _Tracer().trace(model)
+        graph = tracer.trace(model)
     except Exception as e:  # noqa: BLE001 - any tracing failure means: evaluate unfolded
         warnings.warn(f"fastlearn could not trace {type(model).__name__} to fold its BatchNorm layers into "
                       f"its convolutions ({type(e).__name__}: {e}); it is evaluated as it is (same results, "
                       "slower)")
         return _Plan(key)
+    finally:
+        # The tracer sits in a reference cycle (closures it makes while tracing) and holds the
+        # model and its tensors: emptied, so that a model dropped later is freed at once, not at
+        # the next garbage collection (a benchmark's model copies stayed in memory until then).
+        vars(tracer).clear()
     pairs = []
     for node in graph.nodes:
         if node.op != "call_module" or not _foldable_norm(modules[node.target]):

@@ -1,6 +1,8 @@
 """batchnorm_folded evaluates a model as it is, BatchNorm folded into the convolutions before
 it, without touching the model, and only where the graph shows the fold is exact."""
 import copy
+import gc
+import weakref
 
 import pytest
 import torch
@@ -145,3 +147,18 @@ def test_another_thread_meanwhile_evaluates_the_model_itself():
         assert _close(folded(x), model(x))
     with batchnorm_folded(model) as again:  # free again once the first pass is over
         assert again is not model
+
+
+def test_a_model_evaluated_folded_is_freed_as_soon_as_it_is_dropped():
+    model = create_classifier("resnet18", 10, pretrained=False).eval()
+    with torch.no_grad(), batchnorm_folded(model) as folded:
+        folded(torch.randn(2, 3, 32, 32))
+    alive = weakref.ref(model)
+    was = gc.isenabled()
+    gc.disable()  # freed by reference counting, not left for a garbage collection to find
+    try:
+        del model, folded
+        assert alive() is None
+    finally:
+        if was:
+            gc.enable()
