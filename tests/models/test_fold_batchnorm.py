@@ -150,13 +150,13 @@ def test_another_thread_meanwhile_evaluates_the_model_itself():
 
 
 def test_a_model_evaluated_folded_is_freed_as_soon_as_it_is_dropped():
-    model = create_classifier("resnet18", 10, pretrained=False).eval()
-    with torch.no_grad(), batchnorm_folded(model) as folded:
-        folded(torch.randn(2, 3, 32, 32))
-    alive = weakref.ref(model)
     was = gc.isenabled()
     gc.disable()  # freed by reference counting, not left for a garbage collection to find
     try:
+        model = create_classifier("resnet18", 10, pretrained=False).eval()
+        with torch.no_grad(), batchnorm_folded(model) as folded:
+            folded(torch.randn(2, 3, 32, 32))
+        alive = weakref.ref(model)
         del model, folded
         assert alive() is None
     finally:
