@@ -1,4 +1,6 @@
-"""Device batches: shapes, normalisation, shuffling, augmentation only in training."""
+"""Device batches: shapes, normalisation, shuffling, augmentation only in training, and the
+same batches from a cache kept on the device."""
+import numpy as np
 import pytest
 import torch
 
@@ -52,7 +54,7 @@ def test_a_resident_cache_gives_the_same_batches_as_the_memory_mapped_one(shapes
     resident = ImageData.from_folder(shapes_root, size=32, bs=8, resident=True)
     loader = resident.loader("train")
     assert loader.resident is not None and mapped.loader("train").resident is None
-    assert torch.equal(loader.resident.cpu(), torch.from_numpy(resident.cache.pixels[:]))
+    assert torch.equal(loader.resident.cpu(), torch.from_numpy(np.array(resident.cache.pixels)))
     a, b = _epochs(mapped), _epochs(resident)
     assert len(a) == len(b) == 2 * (36 // 8) + 2
     for (xa, ya), (xb, yb) in zip(a, b):
