@@ -83,3 +83,14 @@ def test_measuring_the_ceiling_leaves_the_random_stream_of_the_measured_run_alon
     torch.manual_seed(5)
     compare.model_ceiling(model, dict(size=32, bs=8), ("train_img_s",), steps=1)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_a_run_told_not_to_measures_no_ceiling_and_still_times_every_phase(compare, tmp_path):
+    # main() skips the cold first run's ceilings when warm runs follow: their efficiency is not reported
+    from fastlearn.datasets import mnist_folders
+    root = mnist_folders(tmp_path / "digits", n=80)
+    case = dict(name="tiny digits", data=str(root), arch="tf_efficientnet_lite0", pretrained=True, size=32, bs=16,
+                epochs=1, lr=1e-2, accuracy=True, ceilings=False)
+    run = compare.worker_fastlearn(case, tmp_path, seed=0)
+    assert list(run["phases"]) == ["load", "lr_find", "frozen epoch", "unfrozen epoch", "predict", "tta"]
+    assert all(row["seconds"] > 0 and "ceilings" not in row for row in run["phases"].values())
