@@ -178,7 +178,8 @@ class _Winograd43(torch.autograd.Function):
 
 class WinogradConv2d(SmallMapConv2d):
     """A 3x3, stride-1, padding-1 dense `nn.Conv2d` that runs as Winograd's F(4x4, 3x3) on the
-    CPU (float32, maps of at least 4x4 pixels, enough channels for it to pay); elsewhere, as a
+    CPU (float32, maps of at least 4x4 pixels, enough channels and tiles for it to pay: not for
+    a single image's deep layers, say); elsewhere, as a
     `SmallMapConv2d` (maps narrower than the kernel) or a plain convolution."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -192,6 +193,14 @@ class WinogradConv2d(SmallMapConv2d):
 # evaluation (or a step through a frozen layer) one or two.
 _MIN_CHANNELS_TRAIN = 64 * 64
 _MIN_CHANNELS = 128 * 128
+# Below these numbers of 4x4 output tiles (images x tiles per map), transforming the kernel (a
+# fixed cost per call: 20 ms for 512x512 channels, 38 MB written) costs more than the products
+# save. Measured on 2 cores, direct / Winograd: evaluating 512 channels on 7x7 maps, 1 image
+# (4 tiles) 5.4 / 21.6 ms, 8 images 26.4 / 29.7, 16 images 52.9 / 43.9; 256 channels on 4x4 maps,
+# 32 tiles 6.9 / 6.5, 48 tiles 10.2 / 7.6; training 512 on 7x7, 2 images (8 tiles) 28.4 / 33.4
+# ms, 4 images 48.0 / 41.3; 256 on 4x4, 8 tiles 8.7 / 10.5, 16 tiles 15.2 / 14.0.
+_MIN_TILES_TRAIN = 16
+_MIN_TILES = 48
 
 
 def _winograd_pays(conv: nn.Conv2d, x: torch.Tensor) -> bool:
@@ -203,7 +212,10 @@ def _winograd_pays(conv: nn.Conv2d, x: torch.Tensor) -> bool:
     if min(x.shape[-2:]) < 4:
         return False
     weight_grad = torch.is_grad_enabled() and conv.weight.requires_grad
-    return conv.in_channels * conv.out_channels >= (_MIN_CHANNELS_TRAIN if weight_grad else _MIN_CHANNELS)
+    tiles = x.shape[0] * -(-x.shape[-2] // 4) * -(-x.shape[-1] // 4)
+    if weight_grad:
+        return conv.in_channels * conv.out_channels >= _MIN_CHANNELS_TRAIN and tiles >= _MIN_TILES_TRAIN
+    return conv.in_channels * conv.out_channels >= _MIN_CHANNELS and tiles >= _MIN_TILES
 
 
 def use_winograd_convs(module: nn.Module) -> nn.Module:

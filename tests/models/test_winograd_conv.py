@@ -52,7 +52,7 @@ def test_frozen_weight_gets_no_gradient_and_input_still_does():
     plain.load_state_dict(conv.state_dict())
     conv.weight.requires_grad_(False)
     plain.weight.requires_grad_(False)
-    x = torch.randn(2, 128, 8, 8)
+    x = torch.randn(12, 128, 8, 8)  # 48 tiles: enough for the route without the weight's gradient
     a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
     out = conv(a)
     assert type(out.grad_fn).__name__ == "_Winograd43Backward"
@@ -61,14 +61,15 @@ def test_frozen_weight_gets_no_gradient_and_input_still_does():
     assert conv.weight.grad is None and _close(a.grad, b.grad)
 
 
-def test_routes_by_precision_map_size_and_channels():
+def test_routes_by_precision_map_size_channels_and_tiles():
     """F(4x4, 3x3) runs where it was measured to pay: float32 on the CPU, maps of 4x4 and up,
-    64x64 channels in a step that computes the weight's gradient, 128x128 otherwise."""
-    def pays(channels, size, weight_grad=True, dtype=torch.float32, grad_enabled=True):
+    64x64 channels and 16 output tiles in a step that computes the weight's gradient, 128x128
+    channels and 48 tiles otherwise."""
+    def pays(channels, size, weight_grad=True, dtype=torch.float32, grad_enabled=True, n=16):
         conv = WinogradConv2d(channels, channels, 3, padding=1, bias=False).to(dtype)
         conv.weight.requires_grad_(weight_grad)
         with torch.set_grad_enabled(grad_enabled):
-            return _winograd_pays(conv, torch.randn(2, channels, size, size, dtype=dtype))
+            return _winograd_pays(conv, torch.randn(n, channels, size, size, dtype=dtype))
 
     assert pays(64, 8) and pays(128, 4) and pays(128, 8, weight_grad=False) and pays(256, 7, grad_enabled=False)
     assert not pays(64, 8, weight_grad=False), "a frozen layer below 128 channels: the direct convolution was faster"
@@ -78,6 +79,10 @@ def test_routes_by_precision_map_size_and_channels():
     assert not pays(128, 8, dtype=torch.float64)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert not pays(128, 8)
+    # the kernel's transform is a fixed cost per call: a single image's 7x7 maps (4 tiles) lose
+    assert not pays(512, 7, grad_enabled=False, n=1) and not pays(512, 7, grad_enabled=False, n=11)
+    assert pays(512, 7, grad_enabled=False, n=12) and pays(128, 28, grad_enabled=False, n=1)  # 48 and 49 tiles
+    assert not pays(256, 4, n=15) and pays(256, 4, n=16), "training: 16 tiles"
 
 
 def test_small_maps_still_take_the_small_map_route():
@@ -107,8 +112,9 @@ def test_resnet18_swaps_its_3x3_stride_1_convolutions_and_trains_the_same():
         parent, _, child = name.rpartition(".")
         setattr(plain.get_submodule(parent), child, conv)
     assert list(model.state_dict()) == list(plain.state_dict())
-    # 128 px: layer1 on 32x32 maps, layer2 16x16, layer3 8x8, layer4 4x4, all through F(4x4, 3x3)
-    x, y = torch.randn(4, 3, 128, 128), torch.arange(4) % 3
+    # 128 px: layer1 on 32x32 maps, layer2 16x16, layer3 8x8, layer4 4x4 (16 tiles, 16 images),
+    # all through F(4x4, 3x3)
+    x, y = torch.randn(16, 3, 128, 128), torch.arange(16) % 3
     for m in (model, plain):
         m.to(memory_format=torch.channels_last)
         m.freeze_to(0)
