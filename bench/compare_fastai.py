@@ -478,7 +478,7 @@ def main(argv=None) -> int:
             for lib in libs:
                 t0 = time.perf_counter()
                 # The cold-cache first run's efficiency is not reported when warm runs follow
-                # (see `table`): measuring its ceilings took 40-70 s of a quick run on 2 cores.
+                # (see `table`): measuring its ceilings took about 40 s of a quick run on 2 cores.
                 runs[lib].append(spawn(lib, {**case, "ceilings": r > 0 or a.repeats == 1}, work, a.seed))
                 print(f"{case['name']}: {lib} run {r + 1} in {time.perf_counter() - t0:.0f} s, "
                       f"accuracy {runs[lib][-1]['accuracy']:.4f}", flush=True)
