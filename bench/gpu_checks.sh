@@ -47,7 +47,7 @@ tests() {
         2>&1 | tee "$OUT/tests_gpu_only.txt"
     # everything else, on the GPU where a test leaves the device to fastlearn (the CLI and the
     # web app need the `fastlearn` command and gradio, which the device does not have)
-    timeout 420 python3 -m pytest -q -rs -p no:cacheprovider -x --durations=10 \
+    timeout 420 python3 -m pytest -q -rs -p no:cacheprovider --durations=10 \
         --ignore=tests/test_app.py --ignore=tests/test_cli.py 2>&1 | tee "$OUT/tests_all.txt"
 }
 
