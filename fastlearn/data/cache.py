@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,9 +37,19 @@ def default_cache_dir() -> Path:
 
 def _key(paths: Sequence[Path], size: int, method: str) -> str:
     h = hashlib.sha256(f"v{_FORMAT_VERSION}|{size}|{method}".encode())
+    real_dirs: dict[str, str] = {}
     for p in paths:
-        st = p.stat()
-        h.update(f"|{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+        st = os.lstat(p)
+        if stat.S_ISLNK(st.st_mode):
+            real, st = str(p.resolve()), p.stat()
+        else:
+            # the file's own absolute path, resolving each folder once: `resolve()` on every
+            # file (a stat per path component) took most of opening the digits' warm cache
+            parent, name = os.path.split(p)
+            if parent not in real_dirs:
+                real_dirs[parent] = os.path.realpath(parent or ".")
+            real = os.path.join(real_dirs[parent], name)
+        h.update(f"|{real}|{st.st_size}|{st.st_mtime_ns}".encode())
     return h.hexdigest()[:24]
 
 
@@ -92,7 +103,7 @@ class ImageCache:
         progress: bool = True,
     ) -> "ImageCache":
         """Reuse the cache for exactly these files at this size, or build it."""
-        paths = [Path(p) for p in paths]
+        paths = [p if isinstance(p, Path) else Path(p) for p in paths]
         root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         root.mkdir(parents=True, exist_ok=True)
         key = _key(paths, size, method)

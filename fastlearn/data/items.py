@@ -4,6 +4,7 @@ Everything here works on paths and strings only; no image is opened.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -49,8 +50,27 @@ class Items:
         return Items([self.paths[i] for i in idxs], [self.labels[i] for i in idxs] if self.labels else [])
 
 
-def _visible(path: Path, root: Path) -> bool:
-    return not any(part.startswith(".") for part in path.relative_to(root).parts)
+def _suffix(name: str) -> str:
+    """`Path(name).suffix`, without building a Path."""
+    i = name.rfind(".")
+    return name[i:] if 0 < i < len(name) - 1 else ""
+
+
+def _scan(folder: str, recursive: bool, found: list[str]) -> None:
+    """Visible image files under `folder` (one directory read each, no per-file stat beyond
+    what the directory listing gives); symlinked folders are not descended, as `Path.rglob`."""
+    try:
+        with os.scandir(folder) as entries:
+            entries = list(entries)
+    except PermissionError:
+        return
+    for e in entries:
+        if e.name.startswith("."):
+            continue  # hidden files and folders, and everything under them
+        if _suffix(e.name).lower() in IMAGE_EXTENSIONS and e.is_file():
+            found.append(e.path)
+        elif recursive and e.is_dir(follow_symlinks=False):
+            _scan(e.path, recursive, found)
 
 
 def list_images(folder: str | Path, recursive: bool = True) -> list[Path]:
@@ -58,12 +78,11 @@ def list_images(folder: str | Path, recursive: bool = True) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder} is not a folder. Pass the folder that holds the images.")
-    pattern = folder.rglob("*") if recursive else folder.iterdir()
-    found = [
-        p for p in pattern
-        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and _visible(p, folder)
-    ]
-    return sorted(found)
+    # os.scandir rather than Path.rglob: listing the digits' 5,000 files took 0.5 s through
+    # pathlib (three stats and a relative_to per file), most of opening a warm data set
+    found: list[str] = []
+    _scan(str(folder), recursive, found)
+    return sorted(Path(f) for f in found)
 
 
 def items_from_folders(folder: str | Path, exclude: set[str | None] = frozenset()) -> Items:

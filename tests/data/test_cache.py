@@ -44,3 +44,19 @@ def test_bad_files_are_remembered_by_a_warm_cache(shapes_root, tmp_path):
     warm = ImageCache.open(paths, 16, cache_dir=tmp_path)
     assert cold.built and not warm.built and cold.bad == warm.bad
     assert list(warm.bad.values()) == ["empty file (0 bytes)"]
+
+
+def test_the_same_files_reached_by_another_path_reuse_the_cache(shapes_root, tmp_path, monkeypatch):
+    paths = sorted(shapes_root.rglob("*.png"))
+    first = ImageCache.open(paths, 16, cache_dir=tmp_path / "c")
+    monkeypatch.chdir(shapes_root)  # relative paths
+    relative = ImageCache.open([p.relative_to(shapes_root) for p in paths], 16, cache_dir=tmp_path / "c")
+    (tmp_path / "via").symlink_to(shapes_root, target_is_directory=True)  # through a linked folder
+    linked = ImageCache.open([tmp_path / "via" / p.relative_to(shapes_root) for p in paths], 16,
+                             cache_dir=tmp_path / "c")
+    assert first.built and not relative.built and not linked.built
+    assert relative.key == linked.key == first.key
+    # a linked file is its target: the cache follows the target's changes
+    (tmp_path / "one.png").symlink_to(paths[0])
+    swapped = ImageCache.open([tmp_path / "one.png", *paths[1:]], 16, cache_dir=tmp_path / "c")
+    assert not swapped.built and swapped.key == first.key

@@ -14,6 +14,19 @@ def test_list_images_skips_hidden_and_non_image_files(tmp_path):
     assert [p.name for p in list_images(tmp_path)] == ["a.jpg", "b.PNG", "c.jpeg"]
 
 
+def test_list_images_walks_nested_folders_in_path_order_without_entering_linked_folders(tmp_path):
+    # the order Path sorting gives ("a/z.jpg" before "a-b.jpg"), not the order of the strings
+    for rel in ("a/z.jpg", "a-b.jpg", "a/b/c.png", "a/.cache/x.jpg", "B.JPG", "a/b/d.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    (tmp_path / "a" / "folder.jpg").mkdir()  # a folder named like an image is not one
+    (tmp_path / "link.png").symlink_to(tmp_path / "B.JPG")  # a linked file is listed
+    (tmp_path / "linked").symlink_to(tmp_path / "a", target_is_directory=True)  # a linked folder is not entered
+    found = [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path)]
+    assert found == ["B.JPG", "a/b/c.png", "a/z.jpg", "a-b.jpg", "link.png"]
+    assert [p.name for p in list_images(tmp_path / "a", recursive=False)] == ["z.jpg"]
+
+
 def test_empty_class_folder_is_named(tmp_path):
     (tmp_path / "cat").mkdir()
     (tmp_path / "cat" / "1.jpg").write_bytes(b"x")
