@@ -32,6 +32,8 @@ import torch.fx
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
+from fastlearn.models.winograd_conv import WinogradConv2d
+
 __all__ = ["batchnorm_folded"]
 
 
@@ -159,6 +161,9 @@ def batchnorm_folded(model: nn.Module) -> Iterator[nn.Module]:
                 fused._parameters = dict(conv._parameters)
                 fused.weight, fused.bias = fuse_conv_bn_weights(
                     conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias)
+                if isinstance(fused, WinogradConv2d):
+                    fused.fixed_weight = True  # lives for this pass only, with these weights
+                    fused.__dict__.pop("_fixed_tiles", None)  # a transform of other weights
                 setattr(*p.conv_slot, fused)
                 setattr(*p.norm_slot, nn.Sequential(bn.drop, bn.act) if _is_timm_bn_act(bn) else nn.Identity())
         yield gm

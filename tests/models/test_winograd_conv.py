@@ -123,3 +123,35 @@ def test_resnet18_swaps_its_3x3_stride_1_convolutions_and_trains_the_same():
         nn.functional.cross_entropy(m(x.contiguous(memory_format=torch.channels_last)), y).backward()
     for (name, p), q in zip(model.named_parameters(), plain.parameters()):
         assert torch.allclose(p.grad, q.grad, rtol=1e-3, atol=1e-5), name
+
+
+def test_a_folded_pass_keeps_the_kernel_transform_and_the_next_pass_sees_trained_weights():
+    from fastlearn.models.fold_batchnorm import batchnorm_folded
+    from fastlearn.train.learner import fuses_adamw
+    torch.manual_seed(0)
+    model = create_classifier("resnet18", 3, pretrained=False).to(memory_format=torch.channels_last)
+    # 48 images at 64 px: layer2 (8x8 maps) and layer3 (4x4) evaluate through F(4x4, 3x3)
+    x = torch.randn(48, 3, 64, 64).contiguous(memory_format=torch.channels_last)
+    y = torch.arange(48) % 3
+    model.train()
+    nn.functional.cross_entropy(model(x), y)  # BatchNorm statistics as training leaves them
+
+    def evaluate():
+        model.eval()
+        with torch.no_grad():
+            with batchnorm_folded(model) as folded:
+                first, second = folded(x), folded(x)  # the second call reuses the transforms
+                kept = [m for m in folded.modules() if m.__dict__.get("_fixed_tiles") is not None]
+            return first, second, model(x), kept
+
+    first, second, plain, kept = evaluate()
+    assert len(kept) == 6  # layer2's and layer3's stride-1 3x3 convolutions
+    assert torch.equal(first, second) and _close(first, plain)
+    assert not any("_fixed_tiles" in vars(m) for m in model.modules())  # nothing kept on the model
+    # fused AdamW moves the weights in place without bumping their version counters
+    opt = torch.optim.AdamW(model.parameters(), lr=0.05, fused=fuses_adamw(torch.device("cpu")) or None)
+    model.train()
+    nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+    after, _, plain_after, _ = evaluate()
+    assert _close(after, plain_after) and not _close(after, first)
