@@ -103,6 +103,11 @@ def _both_axes(m: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return torch.matmul(m, half.transpose(0, 1)).view(m.shape[0], m.shape[0], *rest)
 
 
+def _tiles_per_side(h: int, w: int) -> tuple[int, int]:
+    """4x4 output tiles per column and per row of an h x w map (the last ones partly padding)."""
+    return -(-h // 4), -(-w // 4)
+
+
 def _format(t: torch.Tensor) -> torch.memory_format:
     """channels_last when `t` is laid out so (and not also plainly contiguous), else contiguous."""
     if t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous():
@@ -119,7 +124,7 @@ class _Winograd43(torch.autograd.Function):
         n, cin, h, w = x.shape
         cout = weight.shape[0]
         bt, gg, at = _matrices(x.dtype)
-        th, tw = -(-h // 4), -(-w // 4)  # tiles per column and row
+        th, tw = _tiles_per_side(h, w)
         # the input, padded by 1 (the convolution's own padding) and to whole tiles, then every
         # 6x6 tile (tiles overlap by 2) laid out (6, 6, n, th, tw, cin): one copy
         xp = F.pad(x.permute(0, 2, 3, 1), (0, 0, 1, 4 * tw + 1 - w, 1, 4 * th + 1 - h))
@@ -226,7 +231,8 @@ def _winograd_pays(conv: nn.Conv2d, x: torch.Tensor) -> bool:
     if min(x.shape[-2:]) < 4:
         return False
     weight_grad = torch.is_grad_enabled() and conv.weight.requires_grad
-    tiles = x.shape[0] * -(-x.shape[-2] // 4) * -(-x.shape[-1] // 4)
+    th, tw = _tiles_per_side(*x.shape[-2:])
+    tiles = x.shape[0] * th * tw
     if weight_grad:
         return conv.in_channels * conv.out_channels >= _MIN_CHANNELS_TRAIN and tiles >= _MIN_TILES_TRAIN
     return conv.in_channels * conv.out_channels >= _MIN_CHANNELS and tiles >= _MIN_TILES

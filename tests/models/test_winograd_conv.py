@@ -8,8 +8,10 @@ import torch
 from torch import nn
 
 from fastlearn.models import create_classifier
+from fastlearn.models.fold_batchnorm import batchnorm_folded
 from fastlearn.models.small_map_conv import SmallMapConv2d
 from fastlearn.models.winograd_conv import WinogradConv2d, _Winograd43, _winograd_pays, use_winograd_convs
+from fastlearn.train.learner import fuses_adamw
 
 
 def _outputs_and_grads(conv, x):
@@ -126,8 +128,6 @@ def test_resnet18_swaps_its_3x3_stride_1_convolutions_and_trains_the_same():
 
 
 def test_a_folded_pass_keeps_the_kernel_transform_and_the_next_pass_sees_trained_weights():
-    from fastlearn.models.fold_batchnorm import batchnorm_folded
-    from fastlearn.train.learner import fuses_adamw
     torch.manual_seed(0)
     model = create_classifier("resnet18", 3, pretrained=False).to(memory_format=torch.channels_last)
     # 48 images at 64 px: layer2 (8x8 maps) and layer3 (4x4) evaluate through F(4x4, 3x3)
