@@ -7,6 +7,8 @@ alternating, `--repeats` rounds (medians):
               file's path, size and modification time, open the memory-mapped pixels
   listing     the floor any library pays: os.scandir over the folders, one stat per file
   fastai      ImageDataLoaders.from_folder (item_tfms=Resize), when fastai is installed
+  checksum    verifying the cache's checksum alone (xxh3-64 over the memory-mapped array), a
+              part of every fastlearn open: its share of the open is printed
 
 Prints seconds and the ratios. Run: python bench/open_data.py [--repeats 5]
 """
@@ -53,6 +55,7 @@ def main(argv=None) -> int:
     def fastlearn():
         return ImageData.from_folder(digits, size=64, bs=64, cache_dir=cache, progress=False)
 
+    from fastlearn.data.cache import _checksum
     runs = {"fastlearn": fastlearn, "listing": lambda: bare_listing(digits)}
     try:
         from fastai.vision.all import ImageDataLoaders, Resize
@@ -61,6 +64,8 @@ def main(argv=None) -> int:
     except ImportError:
         print("fastai not installed: pip install -e '.[bench]' to compare with it")
     data = fastlearn()  # builds the cache if it is cold, untimed
+    arr_path = cache / f"{data.cache.key}.npy"
+    runs["checksum"] = lambda: _checksum(arr_path)
     n = len(data.paths_of("train")) + len(data.paths_of("valid"))
     times: dict[str, list[float]] = {k: [] for k in runs}
     for _ in range(a.repeats):
@@ -75,6 +80,8 @@ def main(argv=None) -> int:
     for other in ("listing", "fastai"):
         if other in med:
             print(f"  fastlearn / {other}: {med['fastlearn'] / med[other]:.2f}")
+    print(f"  checksum share of fastlearn's open: {med['checksum'] / med['fastlearn']:.1%} "
+          f"({arr_path.stat().st_size / 1e6:.0f} MB array)")
     return 0
 
 

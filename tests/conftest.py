@@ -89,3 +89,24 @@ def trained_digits(mnist_root):
     learn.unfreeze()
     learn.fit([lr / 9, lr / 3, lr], 2, cycle_len=1, cycle_mult=2)
     return learn
+
+
+def _drop_file_powers() -> None:
+    """In a child about to exec: give up root's power to read and write any file
+    (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), so permission bits mean for root what they mean
+    for a user. A no-op for a user, who never had it."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):
+        libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP: the exec'd program starts without it
+
+
+def run_as_user(code: str, cwd: Path | None = None, env: dict | None = None):
+    """Runs `code` in a fresh Python that permission bits bind even when the tests run as root.
+    Returns the CompletedProcess (stdout, stderr as text)."""
+    import subprocess
+    import sys
+    full_env = {**os.environ, **(env or {})}
+    full_env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent.parent), full_env.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, env=full_env,
+                          preexec_fn=_drop_file_powers, timeout=600)

@@ -13,7 +13,8 @@ import torch
 
 from fastlearn.data.augment import BatchAugment
 from fastlearn.data.cache import ImageCache
-from fastlearn.data.items import DataError, Items, items_from_df, items_from_folders, list_images, random_split
+from fastlearn.data.items import (DataError, Items, items_from_df, items_from_folders, list_images, printable,
+                                  random_split)
 from fastlearn.data.loaders import DeviceLoader, default_device
 
 __all__ = ["ImageData", "BadImageWarning", "IMAGENET_STATS"]
@@ -28,7 +29,7 @@ class BadImageWarning(UserWarning):
 
 
 def _describe_bad(bad: list[tuple[Path, str]]) -> str:
-    return "\n".join(f"  {p}: {why}" for p, why in bad)
+    return "\n".join(f"  {printable(p)}: {why}" for p, why in bad)
 
 
 class ImageData:

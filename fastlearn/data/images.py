@@ -1,13 +1,15 @@
 """Decoding one image file to an RGB array of a fixed size, refusing bad files one by one."""
 from __future__ import annotations
 
+import errno
+import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
-__all__ = ["BadImageError", "decode", "open_rgb", "load_resized", "resize_square", "to_rgb_image", "MAX_PIXELS"]
+__all__ = ["BadImageError", "UnreadableFileError", "decode", "open_rgb", "load_resized", "resize_square", "to_rgb_image", "MAX_PIXELS"]
 
 # Pillow's own default bomb limit; we enforce it per file instead of process-wide.
 MAX_PIXELS = 178_956_970
@@ -17,9 +19,20 @@ class BadImageError(OSError):
     """A file that carries an image extension but cannot be used as an image."""
 
     def __init__(self, path: Path | str, reason: str):
-        super().__init__(f"{path}: {reason}")
+        super().__init__(f"{os.fsencode(path).decode('utf-8', 'backslashreplace')}: {reason}")
         self.path = Path(path)
         self.reason = reason
+
+
+class UnreadableFileError(BadImageError):
+    """A file that could not be read this time (permissions, an I/O error): left out of this
+    run but not remembered as bad, since it may read fine once the cause is fixed."""
+
+
+# errors that say the entry itself can never be read as a file, whatever is done to its permissions
+_PERMANENT = {errno.ELOOP: "symbolic link loop (too many levels of symbolic links)",
+              errno.ENOENT: "broken symbolic link (its target does not exist)",
+              errno.EISDIR: "a folder, not a file", errno.ENOTDIR: "broken path (a part of it is not a folder)"}
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -60,33 +73,50 @@ def decode(
     """
     path = Path(path)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(path)
-            w, h = im.size
-            if w * h > max_pixels:
-                raise BadImageError(path, f"{w}x{h} pixels is over the limit of {max_pixels}: decompression bomb refused")
-            im.seek(0)  # first frame of animations
-            if draft_size and im.format == "JPEG":
-                scale = min(w, h) / draft_size
-                if scale >= 2:
-                    im.draft("RGB", (int(w / scale), int(h / scale)))
-            swapped = _exif_swaps_axes(im)
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            return _to_rgb(im), ((w, h) if swapped else (h, w))
-    except BadImageError:
-        raise
-    except Image.DecompressionBombError as e:
-        raise BadImageError(path, f"decompression bomb refused ({e})") from None
-    except (OSError, ValueError, SyntaxError, EOFError, Image.UnidentifiedImageError) as e:
-        if path.stat().st_size == 0:
-            reason = "empty file (0 bytes)"
-        elif isinstance(e, Image.UnidentifiedImageError):
-            reason = "not an image (cannot identify the format; an HTML page or another file saved with an image extension?)"
-        else:
-            reason = f"corrupt or truncated image ({e})"
-        raise BadImageError(path, reason) from None
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadImageError(path, "the file name is not valid UTF-8; rename it (e.g. with `convmv` or by hand) "
+                            "to include it") from None
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        if e.errno in _PERMANENT:
+            raise BadImageError(path, _PERMANENT[e.errno]) from None
+        raise UnreadableFileError(path, f"could not be read ({e.strerror or e}); fix it (e.g. chmod a+r) "
+                                  "and it is used on the next run") from None
+    with f:
+        try:
+            size_on_disk = os.fstat(f.fileno()).st_size
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im = Image.open(f)
+                w, h = im.size
+                if w * h > max_pixels:
+                    raise BadImageError(path, f"{w}x{h} pixels is over the limit of {max_pixels}: decompression bomb refused")
+                im.seek(0)  # first frame of animations
+                if draft_size and im.format == "JPEG":
+                    scale = min(w, h) / draft_size
+                    if scale >= 2:
+                        im.draft("RGB", (int(w / scale), int(h / scale)))
+                swapped = _exif_swaps_axes(im)
+                im.load()
+                im = ImageOps.exif_transpose(im)
+                return _to_rgb(im), ((w, h) if swapped else (h, w))
+        except BadImageError:
+            raise
+        except Image.DecompressionBombError as e:
+            raise BadImageError(path, f"decompression bomb refused ({e})") from None
+        except (OSError, ValueError, SyntaxError, EOFError, Image.UnidentifiedImageError) as e:
+            if isinstance(e, OSError) and e.errno is not None:  # the OS failed to read it, not the decoder
+                raise UnreadableFileError(path, f"could not be read ({e.strerror or e}); it is used on the next "
+                                          "run that can read it") from None
+            if size_on_disk == 0:
+                reason = "empty file (0 bytes)"
+            elif isinstance(e, Image.UnidentifiedImageError):
+                reason = "not an image (cannot identify the format; an HTML page or another file saved with an image extension?)"
+            else:
+                reason = f"corrupt or truncated image ({e})"
+            raise BadImageError(path, reason) from None
 
 
 def load_resized(path: str | Path, size: int, method: str = "crop") -> tuple[np.ndarray, tuple[int, int]]:

@@ -5,6 +5,7 @@ Everything here works on paths and strings only; no image is opened.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -16,6 +17,8 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "Items",
     "DataError",
+    "DataWarning",
+    "printable",
     "list_images",
     "items_from_folders",
     "items_from_df",
@@ -29,6 +32,25 @@ IMAGE_EXTENSIONS = frozenset(
 
 class DataError(ValueError):
     """Input data that cannot be used; the message names the file, row or label and the fix."""
+
+
+class DataWarning(UserWarning):
+    """Something in the data was left out or changed; the message names it and why."""
+
+
+def printable(path: str | Path) -> str:
+    """A path as text that can always be printed or written to a UTF-8 file: bytes of a name
+    that are not valid UTF-8 (which the file system allows) are shown as backslash escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def is_utf8_name(path: str | Path) -> bool:
+    """Whether the path's bytes are valid UTF-8 (Python keeps the others as lone surrogates)."""
+    try:
+        str(path).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 @dataclass
@@ -56,32 +78,53 @@ def _suffix(name: str) -> str:
     return name[i:] if 0 < i < len(name) - 1 else ""
 
 
-def _scan(folder: str, recursive: bool, found: list[str]) -> None:
+def _is_file(entry: os.DirEntry) -> bool:
+    """A file, or a link that cannot be followed (a loop, a dangling link): those are listed so
+    that decoding reports them as bad files instead of their leaving no trace."""
+    try:
+        return entry.is_file() or (entry.is_symlink() and not os.path.exists(entry.path))
+    except OSError:  # e.g. ELOOP: too many levels of symbolic links
+        return True
+
+
+def _scan(folder: str, recursive: bool, found: list[str], unreadable: list[str]) -> None:
     """Visible image files under `folder` (one directory read each, no per-file stat beyond
-    what the directory listing gives); symlinked folders are not descended, as `Path.rglob`."""
+    what the directory listing gives); symlinked folders are not descended, as `Path.rglob`.
+    Folders that cannot be read are collected in `unreadable`."""
     try:
         with os.scandir(folder) as entries:
             entries = list(entries)
-    except PermissionError:
+    except OSError as e:
+        unreadable.append(f"{printable(folder)} ({e.strerror or e})")
         return
     for e in entries:
         if e.name.startswith("."):
             continue  # hidden files and folders, and everything under them
-        if _suffix(e.name).lower() in IMAGE_EXTENSIONS and e.is_file():
+        if _suffix(e.name).lower() in IMAGE_EXTENSIONS and _is_file(e):
             found.append(e.path)
         elif recursive and e.is_dir(follow_symlinks=False):
-            _scan(e.path, recursive, found)
+            _scan(e.path, recursive, found, unreadable)
+
+
+def _warn_unreadable(unreadable: list[str]) -> None:
+    if unreadable:
+        warnings.warn(DataWarning(
+            f"skipped {len(unreadable)} folder(s) that could not be read: {'; '.join(unreadable)}. "
+            "Their images are not used; fix the permissions (e.g. chmod a+rx) to include them."), stacklevel=3)
 
 
 def list_images(folder: str | Path, recursive: bool = True) -> list[Path]:
-    """Image files under `folder` by extension, sorted; hidden files and folders are skipped."""
+    """Image files under `folder` by extension, sorted; hidden files and folders are skipped,
+    and folders that cannot be read are named in a `DataWarning`."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder} is not a folder. Pass the folder that holds the images.")
     # os.scandir rather than Path.rglob: listing the digits' 5,000 files took 0.5 s through
     # pathlib (three stats and a relative_to per file), most of opening a warm data set
     found: list[str] = []
-    _scan(str(folder), recursive, found)
+    unreadable: list[str] = []
+    _scan(str(folder), recursive, found, unreadable)
+    _warn_unreadable(unreadable)
     return sorted(Path(f) for f in found)
 
 
@@ -102,13 +145,17 @@ def items_from_folders(folder: str | Path, exclude: set[str | None] = frozenset(
         )
     paths: list[Path] = []
     labels: list[list[str]] = []
-    empty = []
+    empty, unreadable = [], []
     for d in class_dirs:
-        files = list_images(d)
-        if not files:
+        found: list[str] = []
+        n_unreadable = len(unreadable)
+        _scan(str(d), True, found, unreadable)
+        files = sorted(Path(f) for f in found)
+        if not files and len(unreadable) == n_unreadable:
             empty.append(d)
         paths += files
         labels += [[d.name]] * len(files)
+    _warn_unreadable(unreadable)
     if empty:
         names = ", ".join(str(d) for d in empty)
         raise DataError(
