@@ -13,7 +13,7 @@ import torch
 
 from fastlearn.data.augment import BatchAugment
 from fastlearn.data.cache import ImageCache
-from fastlearn.data.items import (DataError, Items, items_from_df, items_from_folders, list_images, printable,
+from fastlearn.data.items import (DataError, DataWarning, Items, items_from_df, items_from_folders, list_images, printable,
                                   random_split)
 from fastlearn.data.loaders import DeviceLoader, default_device
 
@@ -152,6 +152,11 @@ class ImageData:
             labelled = items_from_folders(path, exclude=skip)
         else:
             labelled = items_from_folders(train_dir)
+        if valid_dir.is_dir() and valid_pct is not None and train_dir != path:
+            warnings.warn(DataWarning(
+                f"{path} has a {valid}/ folder, but valid_pct={valid_pct} was given: validating on a random "
+                f"{valid_pct:.0%} of {train}/ and leaving {valid}/ unused. Leave valid_pct out to validate on "
+                f"{valid}/."), stacklevel=2)
         if valid_dir.is_dir() and valid_pct is None and train_dir != path:
             valid_items = items_from_folders(valid_dir)
             valid_idx = np.arange(len(labelled), len(labelled) + len(valid_items))
@@ -188,7 +193,11 @@ class ImageData:
         """
         path = Path(path)
         labelled = items_from_df(df, path / folder, fn_col, label_col, suffix, multi_label, label_delim, source)
-        valid_idx = random_split(len(labelled), valid_pct, seed) if valid_idxs is None else np.asarray(valid_idxs)
+        if valid_idxs is None:
+            valid_idx = random_split(len(labelled), valid_pct, seed)
+        else:  # row positions of the table; repeated rows dropped above are dropped here too
+            position = {row: i for i, row in enumerate(labelled.rows)}
+            valid_idx = np.asarray(sorted({position[r] for r in valid_idxs if r in position}), dtype=np.int64)
         test_items = Items(list_images(path / test), []) if test else None
         return cls(labelled, valid_idx, test_items, multi_label=multi_label, seed=seed, path=path, **kwargs)
 

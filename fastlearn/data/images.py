@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
 import warnings
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-__all__ = ["BadImageError", "UnreadableFileError", "decode", "open_rgb", "load_resized", "resize_square", "to_rgb_image", "MAX_PIXELS"]
+__all__ = ["BadImageError", "UnreadableFileError", "decode", "decode_bytes", "open_rgb", "load_resized", "resize_square", "to_rgb_image", "MAX_PIXELS"]
 
 # Pillow's own default bomb limit; we enforce it per file instead of process-wide.
 MAX_PIXELS = 178_956_970
@@ -80,48 +81,65 @@ def decode(
     try:
         f = open(path, "rb")
     except OSError as e:
+        if e.errno == errno.ENOENT and not os.path.islink(path):
+            raise BadImageError(path, "no such file") from None
         if e.errno in _PERMANENT:
             raise BadImageError(path, _PERMANENT[e.errno]) from None
         raise UnreadableFileError(path, f"could not be read ({e.strerror or e}); fix it (e.g. chmod a+r) "
                                   "and it is used on the next run") from None
     with f:
-        try:
-            size_on_disk = os.fstat(f.fileno()).st_size
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                im = Image.open(f)
-                w, h = im.size
-                if w * h > max_pixels:
-                    raise BadImageError(path, f"{w}x{h} pixels is over the limit of {max_pixels}: decompression bomb refused")
-                im.seek(0)  # first frame of animations
-                if draft_size and im.format == "JPEG":
-                    scale = min(w, h) / draft_size
-                    if scale >= 2:
-                        im.draft("RGB", (int(w / scale), int(h / scale)))
-                swapped = _exif_swaps_axes(im)
-                im.load()
-                im = ImageOps.exif_transpose(im)
-                return _to_rgb(im), ((w, h) if swapped else (h, w))
-        except BadImageError:
-            raise
-        except Image.DecompressionBombError as e:
-            raise BadImageError(path, f"decompression bomb refused ({e})") from None
-        except (OSError, ValueError, SyntaxError, EOFError, Image.UnidentifiedImageError) as e:
-            if isinstance(e, OSError) and e.errno is not None:  # the OS failed to read it, not the decoder
-                raise UnreadableFileError(path, f"could not be read ({e.strerror or e}); it is used on the next "
-                                          "run that can read it") from None
-            if size_on_disk == 0:
-                reason = "empty file (0 bytes)"
-            elif isinstance(e, Image.UnidentifiedImageError):
-                reason = "not an image (cannot identify the format; an HTML page or another file saved with an image extension?)"
-            else:
-                reason = f"corrupt or truncated image ({e})"
-            raise BadImageError(path, reason) from None
+        return _decode_stream(f, path, draft_size, max_pixels)
 
 
-def load_resized(path: str | Path, size: int, method: str = "crop") -> tuple[np.ndarray, tuple[int, int]]:
+def _decode_stream(f, name: Path | str, draft_size: int | None, max_pixels: int) -> tuple[Image.Image, tuple[int, int]]:
+    """`decode` of an open binary file or buffer; `name` is what errors call it."""
+    try:
+        f.seek(0, os.SEEK_END)
+        size_on_disk = f.tell()
+        f.seek(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(f)
+            w, h = im.size  # from the header: nothing is decoded before the pixel limit is checked
+            if w * h > max_pixels:
+                raise BadImageError(name, f"{w}x{h} pixels is over the limit of {max_pixels}: refused before decoding "
+                                    "(a decompression bomb, or an image far larger than the model needs)")
+            im.seek(0)  # first frame of animations
+            if draft_size and im.format == "JPEG":
+                scale = min(w, h) / draft_size
+                if scale >= 2:
+                    im.draft("RGB", (int(w / scale), int(h / scale)))
+            swapped = _exif_swaps_axes(im)
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            return _to_rgb(im), ((w, h) if swapped else (h, w))
+    except BadImageError:
+        raise
+    except Image.DecompressionBombError as e:
+        raise BadImageError(name, f"decompression bomb refused ({_plain(e)})") from None
+    except (OSError, ValueError, SyntaxError, EOFError, Image.UnidentifiedImageError) as e:
+        if isinstance(e, OSError) and e.errno is not None:  # the OS failed to read it, not the decoder
+            raise UnreadableFileError(name, f"could not be read ({e.strerror or e}); it is used on the next "
+                                      "run that can read it") from None
+        if size_on_disk == 0:
+            reason = "empty file (0 bytes)"
+        elif isinstance(e, Image.UnidentifiedImageError):
+            reason = "not an image (cannot identify the format; an HTML page or another file saved with an image extension?)"
+        else:
+            reason = f"corrupt or truncated image ({_plain(e)})"
+        raise BadImageError(name, reason) from None
+
+
+def _plain(e: Exception) -> str:
+    """An exception's message without object addresses (`<_io.BytesIO object at 0x...>`)."""
+    import re
+    return re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", str(e)).strip() or type(e).__name__
+
+
+def load_resized(path: str | Path, size: int, method: str = "crop",
+                 max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, tuple[int, int]]:
     """Decode `path` and return a (size, size, 3) uint8 array plus the original (height, width)."""
-    im, original_hw = decode(path, draft_size=size)
+    im, original_hw = decode(path, draft_size=size, max_pixels=max_pixels)
     return resize_square(im, size, method), original_hw
 
 
@@ -146,25 +164,20 @@ def resize_square(im: Image.Image, size: int, method: str = "crop") -> np.ndarra
     return np.asarray(out, dtype=np.uint8)
 
 
+def decode_bytes(data: bytes | bytearray | memoryview, name: str = "image", draft_size: int | None = None,
+                 max_pixels: int = MAX_PIXELS) -> tuple[Image.Image, tuple[int, int]]:
+    """`decode` for an encoded image in memory (an upload): the same checks, `name` in errors."""
+    return _decode_stream(io.BytesIO(bytes(data)), name, draft_size, max_pixels)
+
+
 def to_rgb_image(item, name: str = "image") -> Image.Image:
     """A file path, PIL image, encoded bytes or HxW / HxWxC array as an RGB PIL image."""
-    import io
     if isinstance(item, (str, Path)):
         return open_rgb(item)
     if isinstance(item, Image.Image):
         return _to_rgb(ImageOps.exif_transpose(item))
     if isinstance(item, (bytes, bytearray, memoryview)):
-        try:
-            im = Image.open(io.BytesIO(bytes(item)))
-            w, h = im.size
-            if w * h > MAX_PIXELS:
-                raise BadImageError(name, f"{w}x{h} pixels is over the limit of {MAX_PIXELS}: decompression bomb refused")
-            im.load()
-        except BadImageError:
-            raise
-        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
-            raise BadImageError(name, f"not a readable image ({type(e).__name__}: {e})") from None
-        return _to_rgb(ImageOps.exif_transpose(im))
+        return decode_bytes(item, name)[0]
     if isinstance(item, np.ndarray):
         arr = item
         if arr.dtype != np.uint8:

@@ -63,6 +63,7 @@ class Items:
 
     paths: list[Path]
     labels: list[list[str]] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)  # from a table: each item's row position in it
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -198,17 +199,21 @@ def items_from_df(
     Every missing file is an error that names its row (counted from 1, after the header).
     """
     folder = Path(folder)
+    if len(df) == 0:
+        raise DataError(f"{source} has no rows (only a header): add a row per image, with its file name and label.")
     names = _column(df, fn_col, "fn", source)
     raw_labels = _column(df, label_col, "label", source)
-    paths, labels, missing = [], [], []
-    for row, (name, lab) in enumerate(zip(names, raw_labels), start=2):
+    cells = ["" if pd.isna(lab) else str(lab).strip() for lab in raw_labels]
+    if multi_label:
+        _check_label_delim(cells, label_delim, source)
+    keep = _drop_duplicate_names([str(n) for n in names], cells, source)
+    paths, labels, rows, missing = [], [], [], []
+    for pos in keep:
+        name, lab, row = names.iloc[pos], cells[pos], pos + 2
         path = folder / f"{name}{suffix}"
         if not path.is_file():
             missing.append(f"row {row}: {path}")
             continue
-        if pd.isna(lab):
-            lab = ""
-        lab = str(lab).strip()
         if multi_label:
             tags = [t for t in lab.split(label_delim) if t]
         else:
@@ -217,13 +222,67 @@ def items_from_df(
             tags = [lab]
         paths.append(path)
         labels.append(tags)
+        rows.append(pos)
     if missing:
         shown = "; ".join(missing[:20]) + (f"; and {len(missing) - 20} more" if len(missing) > 20 else "")
         raise DataError(
             f"{source}: {len(missing)} file(s) named in the table are missing: {shown}. "
             "Check `folder=` and `suffix=` (names written without extension need suffix='.jpg')."
         )
-    return Items(paths, labels)
+    return Items(paths, labels, rows)
+
+
+_DELIMITERS = {";": "';'", ",": "','", "|": "'|'", "\t": "'\\t' (a tab)"}
+
+
+def _check_label_delim(cells: list[str], label_delim: str, source: str) -> None:
+    """Multi-label tags joined by another separator than `label_delim` would each be read as
+    one tag ("cat;dog"): when `label_delim` splits no cell and another separator does, say which."""
+    if any(label_delim in c for c in cells):
+        return
+    for sep, shown in _DELIMITERS.items():
+        if sep == label_delim:
+            continue
+        hits = [i for i, c in enumerate(cells) if sep in c.strip(sep)]
+        if hits:
+            example = cells[hits[0]]
+            flag = "\\t" if sep == "\t" else sep
+            raise DataError(
+                f"{source}: the tags seem to be separated by {shown}, not {label_delim!r} "
+                f"(e.g. row {hits[0] + 2}: {example!r}, and {len(hits)} row(s) in all). Pass label_delim={sep!r} "
+                f"(--label-delim '{flag}' on the command line)."
+            )
+
+
+def _drop_duplicate_names(names: list[str], cells: list[str], source: str) -> list[int]:
+    """Row positions to keep: the first of each file name. Repeated rows with the same label are
+    dropped with a warning; the same file with different labels is an error listing them (kept,
+    the image would be both in training and validation)."""
+    first: dict[str, int] = {}
+    repeated: list[str] = []
+    conflicts: dict[str, set[str]] = {}
+    keep = []
+    for pos, name in enumerate(names):
+        if name not in first:
+            first[name] = pos
+            keep.append(pos)
+        elif cells[pos] == cells[first[name]]:
+            repeated.append(f"{name} (row {pos + 2})")
+        else:
+            conflicts.setdefault(name, {cells[first[name]]}).add(cells[pos])
+    if conflicts:
+        shown = "; ".join(f"{n}: {sorted(labs)}" for n, labs in list(conflicts.items())[:20])
+        more = f"; and {len(conflicts) - 20} more" if len(conflicts) > 20 else ""
+        raise DataError(
+            f"{source}: {len(conflicts)} file name(s) appear more than once with different labels: {shown}{more}. "
+            "Keep one row per file (for several labels on one image, use multi_label=True with the tags in one cell)."
+        )
+    if repeated:
+        shown = ", ".join(repeated[:10]) + (f" and {len(repeated) - 10} more" if len(repeated) > 10 else "")
+        warnings.warn(DataWarning(
+            f"{source}: dropped {len(repeated)} repeated row(s) naming a file already listed with the same label: "
+            f"{shown}."), stacklevel=4)
+    return keep
 
 
 def random_split(n: int, pct: float = 0.2, seed: int = 42) -> np.ndarray:

@@ -154,3 +154,10 @@ def test_real_mnist_digits_as_a_folder_tree(mnist_root):
         i = int(path.stem)  # mnist_folders names each file by its row
         assert data.classes[lab] == str(labels[i])
         assert np.abs(img[0].numpy() * 255 - images[i]).max() < 1.0  # the pixels, unchanged at 28 px
+
+
+def test_valid_pct_beside_a_valid_folder_says_which_wins(shapes_root):
+    from fastlearn.data.items import DataWarning
+    with pytest.warns(DataWarning, match=r"has a valid/ folder, but valid_pct=0.25 was given.*valid/ unused"):
+        data = ImageData.from_folder(shapes_root, size=32, bs=8, valid_pct=0.25)
+    assert len(data.valid_idx) == 9 and all(p.parent.parent.name == "train" for p in data.paths_of("valid"))

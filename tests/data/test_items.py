@@ -1,4 +1,6 @@
 """Finding images and labels in folders and tables, and random splits."""
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -66,3 +68,40 @@ def test_random_split_is_seeded_sorted_and_sized():
     assert not (random_split(1000, 0.2, seed=2) == a).all()
     with pytest.raises(DataError, match="valid_pct"):
         random_split(10, 1.5)
+
+
+def _table_folder(tmp_path, names):
+    from tests.conftest import draw_shape
+    for n in set(names):
+        draw_shape("circle").save(tmp_path / n)
+    return tmp_path
+
+
+def test_repeated_rows_are_dropped_with_a_warning_and_conflicting_ones_refused(tmp_path):
+    from fastlearn.data.items import DataWarning
+    folder = _table_folder(tmp_path, ["a.png", "b.png", "c.png"])
+    same = pd.DataFrame({"f": ["a.png", "b.png", "a.png", "c.png"], "l": ["x", "y", "x", "y"]})
+    with pytest.warns(DataWarning, match=r"dropped 1 repeated row.*a.png \(row 4\)"):
+        items = items_from_df(same, folder)
+    assert [p.name for p in items.paths] == ["a.png", "b.png", "c.png"] and items.rows == [0, 1, 3]
+    conflicting = pd.DataFrame({"f": ["a.png", "b.png", "a.png", "b.png"], "l": ["x", "y", "z", "y"]})
+    with pytest.raises(DataError, match=r"1 file name\(s\) appear more than once with different labels: a.png: \['x', 'z'\]"):
+        items_from_df(conflicting, folder)
+
+
+@pytest.mark.parametrize("sep, flag", [(";", "';'"), (",", "','"), ("|", "'|'"), ("\t", "'\\t'")])
+def test_tags_joined_by_another_separator_are_detected_and_named(tmp_path, sep, flag):
+    folder = _table_folder(tmp_path, ["a.png", "b.png"])
+    df = pd.DataFrame({"f": ["a.png", "b.png"], "tags": [f"cat{sep}dog", "cat"]})
+    with pytest.raises(DataError, match=rf"separated by .*label_delim={re.escape(repr(sep))}.*--label-delim {re.escape(flag)}"):
+        items_from_df(df, folder, multi_label=True)
+    items = items_from_df(df, folder, multi_label=True, label_delim=sep)
+    assert items.labels == [["cat", "dog"], ["cat"]]
+
+
+def test_a_csv_with_only_a_header_says_so(tmp_path):
+    from fastlearn import ImageData
+    (tmp_path / "train").mkdir()
+    (tmp_path / "labels.csv").write_text("file,label\n")
+    with pytest.raises(DataError, match="has no rows"):
+        ImageData.from_csv(tmp_path, "labels.csv")
