@@ -10,7 +10,8 @@ def run_demo(out: str | Path = "runs/demo", size: int = 64, bs: int = 64, arch: 
              epochs: int = 4, progress: bool = True) -> dict:
     """Export the digits to `out/mnist/{train,valid}/<digit>/`, look at them (summary, batch.png),
     then lr_find, one frozen epoch, unfreeze, SGDR with differential rates; the run folder gets
-    the model bundle, plots, report.html and summary.json."""
+    the model bundle, plots, report.html and summary.json (the demo's own run folder is
+    replaced each time it runs)."""
     import matplotlib
     matplotlib.use("Agg")
     from fastlearn import ImageData
@@ -27,4 +28,4 @@ def run_demo(out: str | Path = "runs/demo", size: int = 64, bs: int = 64, arch: 
     out.mkdir(parents=True, exist_ok=True)
     look.show_batch(rows=4).savefig(out / "batch.png")
     return run_recipe(RecipeConfig(data=str(root), arch=arch, size=size, bs=bs, epochs=epochs, augment=augment,
-                                   tta=True, out=str(out), progress=progress))
+                                   tta=True, out=str(out), overwrite=True, progress=progress))

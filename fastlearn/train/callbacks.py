@@ -85,25 +85,37 @@ class ProgressTable(Callback):
 
 
 class StopOnNaN(Callback):
-    """Stops training with a clear error when the loss becomes NaN or infinite.
+    """Stops training with a clear error when the loss becomes NaN or infinite, or explodes:
+    grows past `explode` times its first value in this fit (and past 1,000), which only a
+    diverging run does (a rate of 1e6 took the loss to 1e21 without a NaN).
 
     On the CPU every step's loss is checked. On a GPU, where reading a loss waits for the device,
     a flag kept on the device collects every step and is read at least every `every` seconds
     and at the end of each epoch."""
 
-    def __init__(self, every: float = 1.0):
-        self.every = every
+    def __init__(self, every: float = 1.0, explode: float = 1e4):
+        self.every, self.explode = every, explode
         self._bad: torch.Tensor | None = None
         self._checked = 0.0
+        self._limit: float | None = None
+        self._first: float | None = None
 
     def fit_begin(self, learn):
-        self._bad, self._checked = None, time.perf_counter()
+        self._bad, self._checked, self._limit, self._first = None, time.perf_counter(), None, None
 
     def batch_end(self, learn, loss):
+        if self._limit is None:  # one read of the first loss per fit sets the bar
+            first = float(loss)
+            if math.isfinite(first):
+                self._first = first
+                self._limit = max(self.explode * abs(first), 1e3)
         if loss.device.type == "cpu":
-            self._raise_if(learn, not math.isfinite(float(loss)), loss)
+            v = float(loss)
+            self._raise_if(learn, not math.isfinite(v) or (self._limit is not None and v > self._limit), v)
             return
         bad = ~torch.isfinite(loss)
+        if self._limit is not None:
+            bad = bad | (loss > self._limit)
         self._bad = bad if self._bad is None else self._bad | bad
         if time.perf_counter() - self._checked >= self.every:
             self._check(learn, loss)
@@ -115,16 +127,21 @@ class StopOnNaN(Callback):
         self._checked = time.perf_counter()
         if self._bad is not None:
             bad, self._bad = bool(self._bad), None
-            self._raise_if(learn, bad, loss)
+            self._raise_if(learn, bad, None if loss is None else float(loss))
 
-    @staticmethod
-    def _raise_if(learn, bad: bool, loss) -> None:
-        if bad:
-            learn.stop_training = True
-            value = "" if loss is None else f" ({float(loss)})"
-            raise FloatingPointError(
-                f"the training loss became NaN or infinite{value} by iteration {len(learn.recorder.losses)}: "
-                "the learning rate is probably too high. Run learn.lr_find() and pick a smaller rate.")
+    def _raise_if(self, learn, bad: bool, value: float | None) -> None:
+        if not bad:
+            return
+        learn.stop_training = True
+        where = f"by iteration {len(learn.recorder.losses)}"
+        if value is not None and math.isfinite(value):
+            what = (f"the training loss exploded to {value:.3g} {where} (from {self._first:.3g} at the start of "
+                    "this fit) without becoming NaN")
+        else:
+            shown = "" if value is None else f" ({value})"
+            what = f"the training loss became NaN or infinite, or exploded,{shown} {where}"
+        raise FloatingPointError(
+            f"{what}: the learning rate is probably too high. Run learn.lr_find() and pick a smaller rate.")
 
 
 class SaveEveryEpoch(Callback):

@@ -75,6 +75,22 @@ def _eval_settings(method):
     return wrapper
 
 
+def _held_out_files(data) -> list[str] | None:
+    """The validation images as paths relative to the data's folder (posix), so that evaluating
+    the bundle later can score only images it did not train on; None when they are not all in it."""
+    root = getattr(data, "path", None)
+    if root is None or not hasattr(data, "paths_of"):
+        return None
+    root = Path(root).resolve()
+    out = []
+    for p in data.paths_of("valid"):
+        try:
+            out.append(Path(p).resolve().relative_to(root).as_posix())
+        except ValueError:
+            return None
+    return out
+
+
 class Learner:
     """Trains `model` on `data`.
 
@@ -284,7 +300,8 @@ class Learner:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.ndim == 4 else x
 
     @_speed_settings
-    def _fit(self, sched: schedules.Schedule, lrs: LRs, callbacks: Sequence[Callback] = ()) -> "Learner":
+    def _fit(self, sched: schedules.Schedule, lrs: LRs, callbacks: Sequence[Callback] = (),
+             initial_epoch: int = 0) -> "Learner":
         if self._precompute and not self._warned_precompute and getattr(getattr(self.data, "augment", None), "transforms", None):
             warnings.warn(PrecomputeWarning(
                 "precompute is on: the head trains on fixed activations of unaugmented images, so data "
@@ -295,11 +312,13 @@ class Learner:
         self._sched, self._base_lrs = sched, self.group_lrs(lrs)
         cbs = self.callbacks + list(callbacks)
         self.stop_training = False
-        it = 0
+        if not 0 <= initial_epoch <= sched.epochs:
+            raise ValueError(f"initial_epoch must be between 0 and the {sched.epochs} epochs of this fit, got {initial_epoch}")
+        it = initial_epoch * (len(sched) // max(1, sched.epochs))  # where a resumed schedule picks up
         for cb in cbs:
             cb.fit_begin(self)
         try:
-            for _ in range(sched.epochs):
+            for _ in range(initial_epoch, sched.epochs):
                 t0 = time.perf_counter()
                 module.train()
                 for cb in cbs:
@@ -375,20 +394,22 @@ class Learner:
 
     # ----- the verbs ------------------------------------------------------------------------------------
     def fit(self, lrs: LRs, n_cycle: int = 1, cycle_len: int | None = None, cycle_mult: int = 1,
-            callbacks: Sequence[Callback] = ()) -> "Learner":
+            callbacks: Sequence[Callback] = (), initial_epoch: int = 0) -> "Learner":
         """Train as the course does. Without `cycle_len`: `n_cycle` epochs at constant rates.
         With it: SGDR, `n_cycle` cosine cycles, the first `cycle_len` epochs long, each next one
-        `cycle_mult` times longer, restarting at `lrs`. `lrs`: one rate, one per layer group, or a slice."""
+        `cycle_mult` times longer, restarting at `lrs`. `lrs`: one rate, one per layer group, or a slice.
+        `initial_epoch`: start this many epochs into the schedule (resuming a checkpointed fit)."""
         ipe = self.iters_per_epoch
         sched = schedules.constant(n_cycle, ipe) if cycle_len is None else \
             schedules.sgdr(n_cycle, cycle_len, cycle_mult, ipe)
-        return self._fit(sched, lrs, callbacks)
+        return self._fit(sched, lrs, callbacks, initial_epoch)
 
     def fit_one_cycle(self, epochs: int, lr_max: LRs = 1e-3, pct_start: float = 0.25, div: float = 25.0,
-                      final_div: float = 1e4, callbacks: Sequence[Callback] = ()) -> "Learner":
-        """One cycle: warm up to `lr_max` over `pct_start` of training, then anneal (momentum inverse)."""
+                      final_div: float = 1e4, callbacks: Sequence[Callback] = (), initial_epoch: int = 0) -> "Learner":
+        """One cycle: warm up to `lr_max` over `pct_start` of training, then anneal (momentum inverse).
+        `initial_epoch`: start this many epochs into the cycle (resuming a checkpointed fit)."""
         sched = schedules.one_cycle(epochs, self.iters_per_epoch, pct_start, div, final_div)
-        return self._fit(sched, lr_max, callbacks)
+        return self._fit(sched, lr_max, callbacks, initial_epoch)
 
     def fine_tune(self, epochs: int, base_lr: float = 2e-3, freeze_epochs: int = 1, lr_mult: float = 100,
                   callbacks: Sequence[Callback] = ()) -> "Learner":
@@ -506,6 +527,7 @@ class Learner:
         validation log loss. Returns the DataFrame written."""
         from fastlearn.infer import predictions as infer
         from fastlearn.infer.submission import best_clip, write_submission
+        infer.require_split(self.data, split)  # before the validation pass, not after it
         if clip is None:
             vp, vt = infer.tta(self) if tta else infer.predict(self)
             clip, _ = best_clip(vp.numpy(), vt.numpy())
@@ -523,7 +545,8 @@ class Learner:
                     "cache_size": data.cache_size, "resize_method": data.resize_method,
                     "mean": list(data.stats[0]), "std": list(data.stats[1]), "temperature": self.temperature,
                     "threshold": self.threshold, "weights_source": meta.get("weights"),
-                    "augment": data.augment.to_json() if getattr(data, "augment", None) is not None else None}
+                    "augment": data.augment.to_json() if getattr(data, "augment", None) is not None else None,
+                    "valid_files": _held_out_files(data)}
         return write_bundle(path, self.model, manifest)
 
     def to_onnx(self, path: str | Path) -> Path:

@@ -204,3 +204,27 @@ def test_a_nan_loss_on_a_gpu_still_stops_training_with_a_clear_error(digits):
     learn.unfreeze()
     with pytest.raises(FloatingPointError, match="lr_find"):
         learn.fit(1e6, 1)
+
+
+def test_verbs_on_a_missing_split_say_how_to_give_one(digits, tmp_path):
+    from fastlearn.data.items import DataError
+    learn = Learner.pretrained("tf_efficientnet_lite0", digits, progress=False)
+    assert len(digits.test_idx) == 0
+    with pytest.raises(DataError, match="no test set.*test='<folder of unlabelled images>'"):
+        learn.submission(tmp_path / "sub.csv")
+    with pytest.raises(DataError, match="no test set"):
+        learn.tta(split="test")
+    with pytest.raises(DataError, match="no test set"):
+        learn.predict("test")
+    assert not (tmp_path / "sub.csv").exists()
+
+
+def test_a_loss_that_explodes_without_becoming_nan_stops_training(digits):
+    learn = Learner.pretrained("tf_efficientnet_lite0", digits, progress=False)
+    stop = StopOnNaN()
+    stop.fit_begin(learn)
+    for v in (2.3, 5.0, 900.0):  # rough, but not diverging
+        stop.batch_end(learn, torch.tensor(v))
+    with pytest.raises(FloatingPointError, match=r"exploded to 1e\+21 .* without becoming NaN"):
+        stop.batch_end(learn, torch.tensor(1e21))
+    assert learn.stop_training
