@@ -4,25 +4,74 @@
     curl --data-binary @digit.png http://127.0.0.1:7860/predict
 
 GET / is a Gradio page (upload an image, see the top classes with probabilities; Gradio is what
-the course deploys to Hugging Face Spaces). POST /predict takes the image as the request body
-(or as the `image` field of a multipart form) and answers {"label", "probability", "top":
-[[class, p], ...]}; GET /health. A non-image or oversized upload gets a clear message (a 400/413
-JSON error, or an error notice on the page) and the server keeps serving. Everything runs
+the course deploys to Hugging Face Spaces). POST /predict takes the image as the request body,
+whatever its Content-Type, or as the `image` (or `file`) field of a multipart/form-data body,
+and answers {"label", "probability", "top": [[class, p], ...]}; GET /health. Everything runs
 offline: the page's scripts ship inside the gradio package, analytics are off, and the theme uses
 the system's fonts rather than Google's.
+
+Limits: an upload is counted while it streams in and refused (413) past `max_bytes` (20 MB),
+chunked or not; an image of more than `max_pixels` (40 megapixels) is refused (400) from its
+header, before decoding; JPEGs are decoded at reduced scale when the model's size allows. A bad
+upload gets a message that says what is wrong, never the server's internals, and the server
+keeps serving. Decoding runs on worker threads and the model on its own thread, so the event
+loop never waits for a prediction; requests that arrive together share one forward pass
+(`fastlearn.infer.batcher`).
 
 Needs the `app` extra: pip install "fastlearn[app]".
 """
 
+import asyncio
+import logging
 import os
-import threading
 from pathlib import Path
 
 from fastlearn.data.images import BadImageError
 
-__all__ = ["make_app", "serve", "MAX_UPLOAD_BYTES"]
+__all__ = ["make_app", "serve", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS"]
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 40_000_000
+_log = logging.getLogger("fastlearn.app")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request, max_bytes: int) -> bytes:
+    """The request body, counted as it streams in: past `max_bytes` the rest is read and dropped
+    (answering before the client has sent everything would reset its connection, and it would
+    see that instead of the message), so memory never holds more than `max_bytes`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        async for _ in request.stream():
+            pass
+        raise _TooLarge(f"upload of {declared} bytes is over the limit of {max_bytes} bytes")
+    buf, seen = bytearray(), 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen <= max_bytes:
+            buf += chunk
+        elif buf:
+            buf = bytearray()  # over the limit: keep nothing, count the rest
+    if seen > max_bytes:
+        raise _TooLarge(f"upload of more than {max_bytes} bytes is over the limit")
+    return bytes(buf)
+
+
+async def _multipart_image(request, body: bytes, max_bytes: int) -> bytes | None:
+    """The `image` (or `file`) field of a multipart body already read (and so already bounded)."""
+    from starlette.requests import Request
+
+    async def replay():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    form = await Request(request.scope, replay).form(max_files=4, max_fields=16, max_part_size=max_bytes)
+    part = form.get("image") or form.get("file")
+    if part is None or isinstance(part, str):
+        return None
+    return await part.read()
 
 
 def _require_gradio():
@@ -66,22 +115,25 @@ def _page(gr, predictor, predict_one, k: int):
     return page, theme
 
 
-def make_app(model: str | Path, max_bytes: int = MAX_UPLOAD_BYTES):
-    """The ASGI app (FastAPI) for the bundle at `model`: the Gradio page at /, POST /predict, GET /health."""
+def make_app(model: str | Path, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_PIXELS,
+             max_batch: int = 16):
+    """The ASGI app (FastAPI) for the bundle at `model`: the Gradio page at /, POST /predict, GET /health.
+    `max_batch=1` answers each request with its own forward pass (no batching)."""
     gr = _require_gradio()
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
 
     from fastlearn import load_learner
-    predictor = load_learner(model)
-    lock = threading.Lock()  # one model, one prediction at a time
+    from fastlearn.infer.batcher import PredictionBatcher
+    predictor = load_learner(model, max_pixels=max_pixels)
     k = min(5, len(predictor.classes))
+    batcher = PredictionBatcher(predictor, k, max_batch=max_batch)
 
-    def predict_one(item):
-        with lock:
-            return predictor.predict(item, k=k)
+    def predict_one(item):  # for the page, whose handlers run on Gradio's worker threads
+        return batcher.submit(predictor.pixels(item, "upload")).result()
 
     app = FastAPI(title="fastlearn", docs_url=None, redoc_url=None)
+    app.state.batcher = batcher
 
     @app.get("/health")
     def health():
@@ -90,30 +142,27 @@ def make_app(model: str | Path, max_bytes: int = MAX_UPLOAD_BYTES):
     @app.post("/predict")
     async def predict(request: Request):
         error = lambda code, msg: JSONResponse({"error": msg}, status_code=code)  # noqa: E731
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > max_bytes:
-            # Read and drop the body (never held in memory): answering while the client is still
-            # sending resets the connection, and the client would see that instead of this message.
-            async for _ in request.stream():
-                pass
-            return error(413, f"upload of {declared} bytes is over the limit of {max_bytes} bytes")
-        body = await request.body()
-        if len(body) > max_bytes:
-            return error(413, f"upload of {len(body)} bytes is over the limit of {max_bytes} bytes")
-        if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            form = await request.form()
-            part = form.get("image") or form.get("file")
-            if part is None or isinstance(part, str):
-                return error(400, "multipart upload without an 'image' file field")
-            body = await part.read()
+        try:
+            body = await _read_body(request, max_bytes)
+            if request.headers.get("content-type", "").startswith("multipart/form-data"):
+                body = await _multipart_image(request, body, max_bytes)
+                if body is None:
+                    return error(400, "multipart upload without an 'image' file field")
+        except _TooLarge as e:
+            return error(413, str(e))
+        except Exception:  # a malformed multipart body, a client gone mid-upload
+            return error(400, "the upload could not be read: send the image as the body, or as the 'image' "
+                              "field of a multipart/form-data form")
         if not body:
             return error(400, "empty upload: send an image file")
         try:
-            result = predict_one(body)
+            pixels = await asyncio.to_thread(predictor.pixels, body, "upload")
+            result = await asyncio.wrap_future(batcher.submit(pixels))
         except BadImageError as e:
             return error(400, f"not an image we can read: {e.reason}")
-        except Exception as e:  # the server keeps serving whatever one request does
-            return error(500, f"prediction failed: {e}")
+        except Exception:  # the server keeps serving whatever one request does; details go to its log only
+            _log.exception("prediction failed")
+            return error(500, "prediction failed; the server's log has the details")
         return {"label": result.label, "probability": result.probability,
                 "top": [[c, p] for c, p in result.top]}
 
@@ -122,12 +171,13 @@ def make_app(model: str | Path, max_bytes: int = MAX_UPLOAD_BYTES):
                                footer_links=[], ssr_mode=False)
 
 
-def serve(model: str | Path, host: str = "127.0.0.1", port: int = 7860) -> None:
+def serve(model: str | Path, host: str = "127.0.0.1", port: int = 7860, max_bytes: int = MAX_UPLOAD_BYTES,
+          max_pixels: int = MAX_UPLOAD_PIXELS, max_batch: int = 16) -> None:
     """Serve until interrupted (`port=0` picks a free port; the printed address names it)."""
     import socket
 
     import uvicorn
-    app = make_app(model)
+    app = make_app(model, max_bytes=max_bytes, max_pixels=max_pixels, max_batch=max_batch)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))  # bound and listening here: the address printed is real and answers at once

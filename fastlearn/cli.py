@@ -5,74 +5,129 @@
     fastlearn predict MODEL PATH...   fastlearn export MODEL --onnx FILE
     fastlearn serve MODEL [--port]    fastlearn demo
 
-Errors are one line on stderr and a non-zero exit; --debug shows the traceback.
+Errors are one line on stderr and a non-zero exit; --debug (before or after the command)
+shows the traceback. Arguments are checked before any work starts.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 __all__ = ["main"]
 
+MIN_SIZE = 16  # below this the pretrained networks' feature maps vanish
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a bad argument reported as one line, not the whole usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _whole(minimum: int, what: str = "a whole number"):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what} >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {what} >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+def _rate(text: str) -> str | float:
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be 'auto' or a positive number such as 1e-3, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be 'auto' or a positive, finite number such as 1e-3, got {text!r}")
+    return value
+
+
+def _delim(text: str) -> str:
+    text = {"\\t": "\t", "tab": "\t", "space": " "}.get(text, text)
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty (use 'space' or 'tab' for those)")
+    return text
+
 
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", help="folder with train/ and valid/ class folders (or class folders), or the CSV's root")
     p.add_argument("--csv", help="labels CSV inside DATA (file names, labels), images in DATA/train")
-    p.add_argument("--multi-label", action="store_true", help="space-separated tags per image (with --csv)")
+    p.add_argument("--multi-label", action="store_true", help="several tags per image, space-separated (with --csv)")
+    p.add_argument("--label-delim", type=_delim, default=" ",
+                   help="what separates the tags with --multi-label: ';', ',', '|', tab or space (default space)")
     p.add_argument("--folder", default="train", help="image folder inside DATA for --csv (default train)")
     p.add_argument("--suffix", default="", help="appended to the CSV's file names, e.g. .jpg (with --csv)")
     p.add_argument("--arch", default="tf_efficientnet_lite0", help="timm model name (default tf_efficientnet_lite0)")
-    p.add_argument("--size", type=int, default=224, help="image size in pixels (default 224)")
-    p.add_argument("--bs", type=int, default=64, help="batch size (default 64)")
+    p.add_argument("--size", type=_whole(MIN_SIZE), default=224, help="image size in pixels (default 224)")
+    p.add_argument("--bs", type=_whole(1), default=64, help="batch size (default 64)")
     p.add_argument("--augment", default="side_on", choices=["side_on", "top_down", "none"])
     p.add_argument("--seed", type=int, default=0)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fastlearn", description="Image classifiers with the fast.ai course's recipe.")
+    p = _Parser(prog="fastlearn", description="Image classifiers with the fast.ai course's recipe.")
     p.add_argument("--debug", action="store_true", help="show full tracebacks")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    debug = _Parser(add_help=False)  # --debug after the command works too
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
 
-    t = sub.add_parser("train", help="lr_find, frozen epoch, unfreeze, SGDR; writes a run folder")
+    t = sub.add_parser("train", parents=[debug], help="lr_find, frozen epoch, unfreeze, SGDR; writes a run folder")
     _data_args(t)
-    t.add_argument("--epochs", type=int, default=4, help="all epochs: 1 frozen + the rest unfrozen (default 4)")
-    t.add_argument("--lr", default="auto", help="'auto' (lr_find's suggestion) or a number")
+    t.add_argument("--epochs", type=_whole(1), default=4, help="all epochs: 1 frozen + the rest unfrozen (default 4)")
+    t.add_argument("--lr", type=_rate, default="auto", help="'auto' (lr_find's suggestion) or a number")
     t.add_argument("--precompute", action="store_true", help="train the head on cached activations first")
     t.add_argument("--no-unfreeze", action="store_true", help="train the head only")
     t.add_argument("--tta", action="store_true", help="also report test-time-augmented accuracy")
     t.add_argument("--out", default=None, help="run folder (default runs/<data folder name>)")
-    t.add_argument("--resume", action="store_true", help="skip phases already finished in --out")
+    again = t.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue the run in --out from its last completed epoch (same settings and data)")
+    again.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
 
-    f = sub.add_parser("lr-find", help="run the learning-rate finder and save its plot")
+    f = sub.add_parser("lr-find", parents=[debug], help="run the learning-rate finder and save its plot")
     _data_args(f)
     f.add_argument("--out", default="lr_find.png", help="plot file (default lr_find.png)")
 
-    e = sub.add_parser("evaluate", help="accuracy, log loss and per-class metrics of a model on labelled images")
+    e = sub.add_parser("evaluate", parents=[debug],
+                       help="accuracy, log loss and per-class metrics of a model on labelled images")
     e.add_argument("model", help="bundle folder written by train/export")
     e.add_argument("data", help="folder of class folders (its valid/ if it has one)")
 
-    pr = sub.add_parser("predict", help="predict image files or folders")
+    pr = sub.add_parser("predict", parents=[debug], help="predict image files or folders")
     pr.add_argument("model")
     pr.add_argument("paths", nargs="+")
-    pr.add_argument("--top", type=int, default=3, help="classes to show per image")
+    pr.add_argument("--top", type=_whole(1), default=3, help="classes to show per image")
     pr.add_argument("--csv", help="write all predictions to this CSV")
     pr.add_argument("--tta", action="store_const", const=4, default=0,
                     help="average with 4 views under the training augmentation")
 
-    x = sub.add_parser("export", help="convert a bundle to ONNX")
+    x = sub.add_parser("export", parents=[debug], help="convert a bundle to ONNX")
     x.add_argument("model")
     x.add_argument("--onnx", required=True, help="output .onnx file")
 
-    s = sub.add_parser("serve", help="web page and JSON endpoint for a model")
+    s = sub.add_parser("serve", parents=[debug], help="web page and JSON endpoint for a model")
     s.add_argument("model")
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=7860)
+    s.add_argument("--port", type=_whole(0), default=7860)
+    s.add_argument("--max-mb", type=_whole(1), default=20, help="largest upload in megabytes (default 20)")
+    s.add_argument("--max-megapixels", type=_whole(1), default=40,
+                   help="largest image, refused from its header before decoding (default 40)")
+    s.add_argument("--max-batch", type=_whole(1), default=16,
+                   help="requests that arrive together share one forward pass, up to this many (1: no batching)")
 
-    d = sub.add_parser("demo", help="train on the embedded MNIST digits and report accuracy")
+    d = sub.add_parser("demo", parents=[debug], help="train on the embedded MNIST digits and report accuracy")
     d.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
-    d.add_argument("--size", type=int, default=64)
-    d.add_argument("--epochs", type=int, default=4)
+    d.add_argument("--size", type=_whole(MIN_SIZE), default=64)
+    d.add_argument("--epochs", type=_whole(1), default=4)
     d.add_argument("--arch", default="tf_efficientnet_lite0")
     return p
 
@@ -82,8 +137,8 @@ def _cmd_train(a) -> None:
     out = a.out or str(Path("runs") / Path(a.data).resolve().name)
     run_recipe(RecipeConfig(data=a.data, csv=a.csv, folder=a.folder, suffix=a.suffix, arch=a.arch, size=a.size,
                             bs=a.bs, epochs=a.epochs, lr=a.lr, augment=a.augment, precompute=a.precompute,
-                            unfreeze=not a.no_unfreeze, tta=a.tta, multi_label=a.multi_label, out=out,
-                            resume=a.resume, seed=a.seed))
+                            unfreeze=not a.no_unfreeze, tta=a.tta, multi_label=a.multi_label,
+                            label_delim=a.label_delim, out=out, resume=a.resume, overwrite=a.overwrite, seed=a.seed))
 
 
 def _cmd_lr_find(a) -> None:
@@ -92,21 +147,24 @@ def _cmd_lr_find(a) -> None:
     from fastlearn import Learner
     from fastlearn.recipe import RecipeConfig, _load_data
     data = _load_data(RecipeConfig(data=a.data, csv=a.csv, folder=a.folder, suffix=a.suffix, size=a.size, bs=a.bs,
-                                   augment=a.augment, multi_label=a.multi_label, seed=a.seed))
+                                   augment=a.augment, multi_label=a.multi_label, label_delim=a.label_delim,
+                                   seed=a.seed))
     result = Learner.pretrained(a.arch, data, seed=a.seed).lr_find()
     result.plot().savefig(a.out)
     print(f"{result}\nplot: {a.out}")
 
 
 def _cmd_evaluate(a) -> None:
+    import torch
     from fastlearn import load_learner
     from fastlearn.data.items import items_from_folders
     from fastlearn.infer.predictions import evaluate
-    import torch
     pred = load_learner(a.model)
     root = Path(a.data)
     folder = root / "valid" if (root / "valid").is_dir() else root
-    items = items_from_folders(folder, exclude={"train", "test"})
+    items = items_from_folders(folder, exclude={"train", "test"} if folder == root else set())
+    if folder == root:
+        items = _held_out(items, root, pred.manifest.get("valid_files"))
     unknown = sorted({lab[0] for lab in items.labels} - set(pred.classes))
     if unknown:
         raise ValueError(f"{folder} has classes the model does not know: {', '.join(unknown)}")
@@ -115,27 +173,56 @@ def _cmd_evaluate(a) -> None:
     print(evaluate(probs, targets, pred.classes))
 
 
+def _held_out(items, root: Path, valid_files: list[str] | None):
+    """Of the images in `root` (a folder without valid/), those the model was validated on, when
+    the bundle records them and `root` has them; else all, with a warning that the score flatters."""
+    import warnings
+    from fastlearn.data.items import Items
+    if valid_files:
+        wanted, base = set(valid_files), root.resolve()
+        # recorded relative to the folder training was given: this one, or the one above it (DATA/train)
+        keep = [i for i, p in enumerate(items.paths) if p.resolve().is_relative_to(base) and (
+            (rel := p.resolve().relative_to(base).as_posix()) in wanted or f"{base.name}/{rel}" in wanted)]
+        if keep:
+            print(f"evaluating on the {len(keep)} image(s) of {root} that the model was validated on "
+                  f"(held out from its training); {len(items) - len(keep)} training image(s) left out")
+            return Items([items.paths[i] for i in keep], [items.labels[i] for i in keep])
+    warnings.warn(f"{root} has no valid/ folder and the model does not record which of these images it was "
+                  "validated on: the score below includes any images it trained on and flatters it. Evaluate on a "
+                  "folder of images the model has not seen.")
+    return items
+
+
 def _cmd_predict(a) -> None:
+    import warnings
+
     import pandas as pd
     from fastlearn import load_learner
-    from fastlearn.data.items import list_images
+    from fastlearn.data.items import list_images, printable
+    from fastlearn.utils.atomic import atomic_path
     pred = load_learner(a.model)
     files = []
     for p in map(Path, a.paths):
-        if p.is_dir():
-            files += list_images(p)
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise FileNotFoundError(f"{p} does not exist")
-    results = pred.predict_many(files, k=a.top, tta=a.tta)
-    for f, r in zip(files, results):
-        label = " ".join(r.label) if isinstance(r.label, list) else r.label
-        print(f"{f}\t{label}\t" + "  ".join(f"{c} {p:.4f}" for c, p in r.top))
+        files += list_images(p) if p.is_dir() else [p]  # a missing file gets a row saying so
+    results = pred.predict_many(files, k=a.top, tta=a.tta, errors="keep")
+    labels = [None if r.error else " ".join(r.label) if isinstance(r.label, list) else r.label for r in results]
+    for f, r, label in zip(files, results, labels):
+        shown = f"error: {r.error}" if r.error else f"{label}\t" + "  ".join(f"{c} {p:.4f}" for c, p in r.top)
+        print(f"{printable(f)}\t{shown}")
+    bad = [(f, r.error) for f, r in zip(files, results) if r.error]
     if a.csv:
-        pd.DataFrame({"file": [str(f) for f in files],
-                      "label": [" ".join(r.label) if isinstance(r.label, list) else r.label for r in results],
-                      "probability": [r.probability for r in results]}).to_csv(a.csv, index=False)
+        table = pd.DataFrame({"file": [printable(f) for f in files], "label": labels,
+                              "probability": [None if r.error else r.probability for r in results],
+                              "error": [r.error or "" for r in results]})
+        with atomic_path(a.csv) as tmp:
+            table.to_csv(tmp, index=False)
+    if bad and len(bad) == len(files):
+        raise ValueError(f"none of the {len(files)} file(s) could be read as an image, e.g. {printable(bad[0][0])}: "
+                         f"{bad[0][1]}")
+    if bad:
+        warnings.warn(f"{len(bad)} of {len(files)} file(s) could not be read and have an error instead of a "
+                      f"prediction{' (the error column of ' + a.csv + ')' if a.csv else ''}: "
+                      + "; ".join(f"{printable(f)}: {why}" for f, why in bad[:5]) + (" ..." if len(bad) > 5 else ""))
 
 
 def _cmd_export(a) -> None:
@@ -147,7 +234,8 @@ def _cmd_export(a) -> None:
 
 def _cmd_serve(a) -> None:
     from fastlearn.app import serve
-    serve(a.model, a.host, a.port)
+    serve(a.model, a.host, a.port, max_bytes=a.max_mb * 1024 * 1024, max_pixels=a.max_megapixels * 1_000_000,
+          max_batch=a.max_batch)
 
 
 def _cmd_demo(a) -> None:

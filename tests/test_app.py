@@ -5,6 +5,7 @@ import shutil
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -112,3 +113,93 @@ def test_json_endpoint_refuses_bad_and_oversized_uploads_and_keeps_serving(serve
     assert code == 200 and body["label"] == post(digit)[1]["label"]
     with urllib.request.urlopen(server + "health") as r:
         assert json.loads(r.read())["status"] == "ok"
+
+
+@pytest.fixture(scope="module")
+def served(trained_digits, tmp_path_factory):
+    """`fastlearn serve` in its own process, so its memory can be read from /proc."""
+    import subprocess
+    import sys
+    bundle = trained_digits.export(tmp_path_factory.mktemp("served") / "model")
+    cmd = [str(Path(sys.executable).with_name("fastlearn")), "serve", str(bundle), "--port", "0", "--max-mb", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = proc.stdout.readline().split(" on ", 1)[1].split()[0]
+    yield url, proc
+    proc.terminate()
+    proc.wait(10)
+
+
+def _peak_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
+
+
+def _chunked_post(url: str, path: str, chunks, headers: dict | None = None) -> tuple[int, bytes]:
+    import http.client
+    from urllib.parse import urlparse
+    u = urlparse(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+    conn.request("POST", path, body=chunks, headers=headers or {}, encode_chunked=True)
+    r = conn.getresponse()
+    return r.status, r.read()
+
+
+def test_a_chunked_upload_is_refused_at_the_limit_without_being_held_in_memory(served):
+    url, proc = served
+    with urllib.request.urlopen(url + "health") as r:
+        assert r.status == 200
+    before = _peak_mb(proc.pid)
+    code, body = _chunked_post(url, "/predict", (b"\0" * (1 << 20) for _ in range(300)))  # 300 MB, no length
+    assert code == 413 and "limit" in json.loads(body)["error"]
+    boundary = "B0undary"
+    form = iter([f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"x.png\"\r\n"
+                 f"Content-Type: image/png\r\n\r\n".encode(), *(b"\0" * (1 << 20) for _ in range(300)),
+                 f"\r\n--{boundary}--\r\n".encode()])
+    code, _ = _chunked_post(url, "/gradio_api/upload", form,
+                            {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert code in (400, 413)  # the page's uploads have the same limit
+    assert _peak_mb(proc.pid) - before < 100, "the upload was held in memory"
+
+
+def test_an_image_with_huge_dimensions_is_refused_before_decoding(served, tmp_path):
+    import io
+    from PIL import Image
+    url, proc = served
+    buf = io.BytesIO()
+    Image.new("L", (13000, 13000)).save(buf, "PNG")  # 13000 x 13000 pixels in about 160 KB
+    assert len(buf.getvalue()) < 2_000_000
+    before = _peak_mb(proc.pid)
+    req = urllib.request.Request(url + "predict", data=buf.getvalue())
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req)
+    message = json.loads(e.value.read())["error"]
+    assert e.value.code == 400 and "13000x13000 pixels is over the limit of 40000000" in message
+    assert _peak_mb(proc.pid) - before < 50
+    for junk in (b"GIF89a broken", b"\x89PNG\r\n\x1a\n" + b"\0" * 100, b"<html>no</html>"):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(urllib.request.Request(url + "predict", data=junk))
+        message = json.loads(e.value.read())["error"]
+        assert e.value.code == 400 and " at 0x" not in message and "object" not in message and "Traceback" not in message
+
+
+def test_concurrent_requests_share_forward_passes_and_get_their_own_answers(server, trained_digits):
+    from concurrent.futures import ThreadPoolExecutor
+    paths = trained_digits.data.paths_of("valid")[:24]
+
+    def post(p):
+        req = urllib.request.Request(server + "predict", data=p.read_bytes())
+        with urllib.request.urlopen(req) as r:
+            return json.loads(r.read())["label"]
+    alone = [post(p) for p in paths]
+    with ThreadPoolExecutor(12) as pool:
+        together = list(pool.map(post, paths))
+    assert together == alone  # each request gets its own image's answer
+    assert alone == [trained_digits.data.classes[int(i)] for i in
+                     load_probs(trained_digits, paths).argmax(1)]
+
+
+def load_probs(learn, paths):
+    import tempfile
+    from fastlearn import load_learner
+    with tempfile.TemporaryDirectory() as d:
+        return load_learner(learn.export(Path(d) / "m")).probs(paths)

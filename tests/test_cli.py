@@ -47,13 +47,53 @@ def test_train_writes_the_run_folder(trained_run):
     assert "epoch" in result.stdout and "train_loss" in result.stdout
 
 
-def test_resume_skips_finished_phases(small_digits, trained_run):
+def test_predict_gives_an_unreadable_file_a_row_and_predicts_the_rest(trained_run, small_digits, tmp_path):
+    import shutil
     out, _ = trained_run
-    again = run("train", small_digits, "--size", 32, "--bs", 32, "--epochs", 2, "--augment", "none", "--out", out,
-                "--resume")
-    assert "resuming after phase(s) frozen, unfrozen" in again.stdout
-    assert json.loads((out / "state.json").read_text())["done"] == ["frozen", "unfrozen"]
-    assert len(pd.read_csv(out / "metrics.csv")) == 2  # the resumed run's epochs are kept
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for p in sorted((small_digits / "valid" / "4").glob("*.png"))[:3]:
+        shutil.copy(p, folder / p.name)
+    (folder / "broken.png").write_bytes(b"not a png")
+    r = run("predict", out / "model", folder, "--csv", tmp_path / "p.csv")
+    table = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
+    assert len(table) == 4 and list(table.columns) == ["file", "label", "probability", "error"]
+    broken = table[table["file"].str.endswith("broken.png")].iloc[0]
+    assert "not an image" in broken["error"] and broken["label"] == ""
+    assert (table["error"] == "").sum() == 3 and "1 of 4 file(s) could not be read" in r.stderr
+    r = run("predict", out / "model", folder / "broken.png", check=False)
+    assert r.returncode == 1 and "none of the 1 file(s)" in r.stderr
+
+
+def test_evaluate_scores_only_the_held_out_images_of_a_folder_without_valid(tmp_path):
+    from fastlearn.datasets import mnist_folders
+    flat = mnist_folders(tmp_path / "digits", n=300) / "train"  # class folders, no valid/: a random split
+    out = tmp_path / "run"
+    run("train", flat, "--size", 32, "--bs", 32, "--epochs", 1, "--augment", "none", "--out", out)
+    manifest = json.loads((out / "model" / "manifest.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(manifest["valid_files"]) == summary["valid_images"]
+    r = run("evaluate", out / "model", flat)
+    assert f"evaluating on the {summary['valid_images']} image(s)" in r.stdout
+    accuracy = float(r.stdout.split("accuracy ")[1].split(",")[0])
+    assert accuracy == pytest.approx(summary["accuracy"], abs=1e-3)  # the run's own held-out score
+
+
+def test_a_finished_run_is_never_replaced_by_accident(small_digits, trained_run):
+    out, _ = trained_run
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    r = run("train", small_digits, "--size", 32, "--bs", 32, "--epochs", 1, "--out", out, check=False)
+    assert r.returncode == 1 and "already holds a finished run" in r.stderr and "--resume" in r.stderr
+    assert "--overwrite" in r.stderr and _one_error_line(r.stderr)
+    again = run("train", small_digits, "--size", 32, "--bs", 32, "--epochs", 2, "--lr", "auto", "--augment", "none",
+                "--tta", "--out", out, "--resume")
+    assert "already finished" in again.stdout
+    r = run("train", small_digits, "--size", 32, "--bs", 32, "--epochs", 3, "--augment", "none", "--out", out,
+            "--resume", check=False)
+    assert r.returncode == 1 and "epochs: 2 then, 3 now" in r.stderr
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before  # nothing changed
+    state = json.loads((out / "state.json").read_text())
+    assert state["finished"] and state["epoch"] == 2 and state["settings"]["size"] == 32
 
 
 def test_lr_find_evaluate_predict_export(small_digits, trained_run, tmp_path):
@@ -78,6 +118,21 @@ def _one_error_line(stderr: str) -> bool:
     return "error:" in lines[-1] and sum("error" in line for line in lines) == 1 and "Traceback" not in stderr
 
 
+@pytest.mark.parametrize("args, says", [
+    (["--epochs", "0"], "--epochs: must be a whole number >= 1, got 0"),
+    (["--epochs", "-2"], "--epochs: must be a whole number >= 1, got -2"),
+    (["--lr", "0"], "--lr: must be 'auto' or a positive"),
+    (["--lr", "inf"], "--lr: must be 'auto' or a positive"),
+    (["--bs", "0"], "--bs: must be a whole number >= 1"),
+    (["--size", "4"], "--size: must be a whole number >= 16"),
+    (["--resume", "--overwrite"], "not allowed with argument"),
+])
+def test_bad_arguments_are_refused_in_one_line_before_any_work(tmp_path, args, says):
+    r = run("train", tmp_path / "nowhere", *args, "--out", tmp_path / "run", check=False)
+    assert r.returncode == 2 and says in r.stderr and r.stderr.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+
+
 def test_errors_are_one_line_with_nonzero_exit(tmp_path, small_digits):
     r = run("train", tmp_path / "nowhere", check=False)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "nowhere" in r.stderr and _one_error_line(r.stderr)
@@ -87,6 +142,8 @@ def test_errors_are_one_line_with_nonzero_exit(tmp_path, small_digits):
     r = run("train", small_digits, "--arch", "resnet3", "--size", 32, check=False)
     assert r.returncode == 1 and "unknown architecture" in r.stderr and r.stderr.count("\n") == 1  # before any decoding
     r = run("--debug", "train", tmp_path / "nowhere", check=False)
+    assert r.returncode == 1 and "Traceback" in r.stderr
+    r = run("train", tmp_path / "nowhere", "--debug", check=False)  # after the command too
     assert r.returncode == 1 and "Traceback" in r.stderr
     r = subprocess.run([sys.executable, "-m", "fastlearn", "predict", tmp_path / "no-model", "x.png"],
                        capture_output=True, text=True)

@@ -16,6 +16,18 @@ def probabilities(logits: torch.Tensor, multi_label: bool = False, temperature: 
     return torch.sigmoid(z) if multi_label else torch.softmax(z, dim=1)
 
 
+_HOW = {"test": "pass test='<folder of unlabelled images>' to ImageData.from_folder or from_csv",
+        "valid": "give it a valid/ folder or a valid_pct",
+        "train": "give it training images"}
+
+
+def require_split(data, split: str) -> None:
+    """DataError, saying how to give one, when `split` of `data` holds no items."""
+    from fastlearn.data.items import DataError
+    if split in _HOW and len(data._split_idx(split)) == 0:
+        raise DataError(f"the data has no {split} set, so there is nothing to predict: {_HOW[split]}.")
+
+
 def _labels_or_names(learn, split: str, targets: torch.Tensor):
     return [p.name for p in learn.data.paths_of("test")] if split == "test" else targets
 
@@ -23,6 +35,7 @@ def _labels_or_names(learn, split: str, targets: torch.Tensor):
 def predict(learn, split: str = "valid", log: bool = False):
     """(probabilities, targets) for every item of `split`, in order; for `split="test"` the second
     item is the list of file names. `log=True` gives log-probabilities, as the course prints them."""
+    require_split(learn.data, split)
     logits, targets = learn.get_preds(split)
     probs = probabilities(logits, learn.multi_label, learn.temperature)
     return (probs.clamp_min(1e-45).log() if log else probs), _labels_or_names(learn, split, targets)
@@ -33,6 +46,7 @@ def tta(learn, n: int = 4, split: str = "valid", log: bool = False, reduce: bool
     views with the training augmentation (each view with its own random draw).
     `reduce=False` returns every view instead, stacked as (n + 1, items, classes)."""
     seed = getattr(learn.data, "seed", 0)
+    require_split(learn.data, split)
     centre = learn.data.loader(split, augment=False, shuffle=False)
     augmented = (learn.data.loader(split, augment=True, shuffle=False, seed=seed + 1000 + k) for k in range(n))
     outputs = learn._outputs(learn.model, centre, *augmented)

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fastlearn.data.images import BadImageError, load_resized, resize_square, to_rgb_image
-from fastlearn.data.items import list_images
+from fastlearn.data.images import MAX_PIXELS, BadImageError, decode_bytes, load_resized, resize_square, to_rgb_image
+from fastlearn.data.items import list_images, printable
 from fastlearn.data.loaders import default_device, eval_batch
 from fastlearn.infer.bundle import read_manifest
 from fastlearn.infer.predictions import probabilities
@@ -27,11 +27,13 @@ __all__ = ["Prediction", "Predictor", "load_learner"]
 @dataclass
 class Prediction:
     """The predicted label (for multi-label data, the tags over the threshold), its probability,
-    and the top classes with their probabilities."""
+    and the top classes with their probabilities. With `predict_many(..., errors="keep")`, an
+    item that could not be read has `error` (why) and no label."""
 
-    label: str | list[str]
+    label: str | list[str] | None
     probability: float
     top: list[tuple[str, float]]
+    error: str | None = None
 
 
 def _rebuild(manifest: dict):
@@ -54,11 +56,13 @@ def _rebuild(manifest: dict):
 
 class Predictor:
     """Predicts classes for images with an exported model. Build one with `load_learner(path)`.
-    `mixed_precision` as the Learner's ("auto": bf16 autocast on a GPU), so both predict alike."""
+    `mixed_precision` as the Learner's ("auto": bf16 autocast on a GPU), so both predict alike.
+    Images of more than `max_pixels` are refused from their header, before any decoding."""
 
     def __init__(self, manifest: dict, model: torch.nn.Module, device: torch.device | None = None,
-                 mixed_precision: str | bool = "auto"):
+                 mixed_precision: str | bool = "auto", max_pixels: int = MAX_PIXELS):
         self.manifest = manifest
+        self.max_pixels = int(max_pixels)
         self.classes: list[str] = list(manifest["classes"])
         self.multi_label: bool = bool(manifest["multi_label"])
         self.size, self.cache_size = int(manifest["size"]), int(manifest["cache_size"])
@@ -74,10 +78,17 @@ class Predictor:
         self.mean = torch.tensor(manifest["mean"], dtype=torch.float32)
         self.std = torch.tensor(manifest["std"], dtype=torch.float32)
 
-    def _pixels(self, item, name: str) -> np.ndarray:
+    def pixels(self, item, name: str = "image") -> np.ndarray:
+        """One image (path, PIL image, encoded bytes or array) as the model's (cache_size,
+        cache_size, 3) uint8 input, decoded and resized exactly as training decoded its files
+        (JPEGs at reduced scale when the size allows). BadImageError names a bad one."""
         if isinstance(item, (str, Path)):  # exactly as the training cache decoded files
-            return load_resized(item, self.cache_size, self.resize_method)[0]
+            return load_resized(item, self.cache_size, self.resize_method, self.max_pixels)[0]
+        if isinstance(item, (bytes, bytearray, memoryview)):
+            im = decode_bytes(item, name, draft_size=self.cache_size, max_pixels=self.max_pixels)[0]
+            return resize_square(im, self.cache_size, self.resize_method)
         return resize_square(to_rgb_image(item, name), self.cache_size, self.resize_method)
+
 
     def _augment(self):
         from fastlearn.data.augment import BatchAugment
@@ -116,14 +127,25 @@ class Predictor:
         """Class probabilities (n, c) for paths, PIL images, encoded bytes or arrays, in batches;
         `tta=n` averages the centre view with n views under the training augmentation.
         A bad item raises BadImageError naming it."""
-        out = []
+        return self._probs(items, bs, tta, errors=None)
+
+    def _probs(self, items: Sequence, bs: int, tta: int, errors: dict[int, str] | None) -> torch.Tensor:
+        """`probs`; with an `errors` dict, a bad item gets a row of NaN and its reason in `errors`."""
+        out = torch.full((len(items), len(self.classes)), float("nan"))
         with self._evaluator(len(items), bs) as model:
             for start in range(0, len(items), bs):
-                chunk = items[start:start + bs]
-                pixels = np.stack([self._pixels(it, str(it) if isinstance(it, (str, Path)) else f"item {start + i}")
-                                   for i, it in enumerate(chunk)])
-                out.append(self._probs_of_pixels(pixels, model, tta))
-        return torch.cat(out) if out else torch.zeros(0, len(self.classes))
+                good, pixels = [], []
+                for i, it in enumerate(items[start:start + bs], start):
+                    try:
+                        pixels.append(self.pixels(it, printable(it) if isinstance(it, (str, Path)) else f"item {i}"))
+                        good.append(i)
+                    except BadImageError as e:
+                        if errors is None:
+                            raise
+                        errors[i] = e.reason
+                if pixels:
+                    out[good] = self._probs_of_pixels(np.stack(pixels), model, tta)
+        return out
 
     def _prediction(self, p: torch.Tensor, k: int) -> Prediction:
         order = torch.argsort(p, descending=True)[:k].tolist()
@@ -134,13 +156,26 @@ class Predictor:
             return Prediction(tags, float(p.max()), top)
         return Prediction(top[0][0], top[0][1], top)
 
+    def predict_pixels(self, pixels: np.ndarray, k: int = 3, model: torch.nn.Module | None = None) -> list[Prediction]:
+        """Predictions for a batch of images already made model inputs by `pixels` (stacked,
+        (n, cache_size, cache_size, 3) uint8): one forward pass. `model`: a module to use instead
+        of the predictor's own (e.g. its BatchNorm-folded copy, kept by a server)."""
+        return [self._prediction(p, k) for p in self._probs_of_pixels(pixels, model or self.model)]
+
     def predict(self, item, k: int = 3) -> Prediction:
         """The prediction for one image (path, PIL image, bytes or array), with the top `k` classes."""
         return self._prediction(self.probs([item])[0], k)
 
-    def predict_many(self, items: Sequence, k: int = 3, bs: int = 64, tta: int = 0) -> list[Prediction]:
-        """Predictions for many images, computed in batches (`tta=n`: with n augmented views)."""
-        return [self._prediction(p, k) for p in self.probs(items, bs, tta)]
+    def predict_many(self, items: Sequence, k: int = 3, bs: int = 64, tta: int = 0,
+                     errors: str = "raise") -> list[Prediction]:
+        """Predictions for many images, computed in batches (`tta=n`: with n augmented views).
+        `errors="keep"`: an unreadable item gets a Prediction with its `error` instead of stopping the rest."""
+        if errors not in ("raise", "keep"):
+            raise ValueError(f"errors must be 'raise' or 'keep', got {errors!r}")
+        bad: dict[int, str] | None = {} if errors == "keep" else None
+        probs = self._probs(items, bs, tta, bad)
+        return [Prediction(None, float("nan"), [], bad[i]) if bad and i in bad else self._prediction(p, k)
+                for i, p in enumerate(probs)]
 
     def predict_folder(self, folder: str | Path, csv: str | Path | None = None, bs: int = 64) -> pd.DataFrame:
         """Every image under `folder`: file, predicted label, its probability, and one column per
@@ -152,7 +187,7 @@ class Predictor:
                 good_paths, pixels = [], []
                 for p in paths[start:start + bs]:
                     try:
-                        pixels.append(self._pixels(p, str(p)))
+                        pixels.append(self.pixels(p, printable(p)))
                         good_paths.append(p)
                     except BadImageError as e:
                         bad.append(f"{p}: {e.reason}")
@@ -177,11 +212,34 @@ class Predictor:
                 f"temperature {self.temperature:.3f})")
 
 
-def load_learner(path: str | Path, device: str | torch.device | None = None) -> Predictor:
-    """A Predictor from a bundle written by `learn.export(path)`; refuses bundles whose manifest
-    lacks a field or whose weights do not match their recorded sha256."""
+def _check_shapes(manifest: dict, weights: Path) -> None:
+    """The model the manifest describes, built on the meta device (shapes, no memory), must have
+    exactly the weights' tensors: an absurd manifest is refused before anything is allocated."""
+    from safetensors import safe_open
+    from fastlearn.infer.bundle import BundleError
+    try:
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in _rebuild(manifest).state_dict().items()}
+    except Exception as e:  # whatever a bad arch name or size makes the model builder raise
+        raise BundleError(f"{weights.parent}: the manifest's model ({manifest['arch']}) cannot be built here "
+                          f"({type(e).__name__}: {e}). Re-export it with this fastlearn.") from None
+    with safe_open(str(weights), "pt") as f:
+        found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    if expected != found:
+        differ = sorted(k for k in expected.keys() | found.keys() if expected.get(k) != found.get(k))
+        shown = "; ".join(f"{k}: manifest {expected.get(k)}, weights {found.get(k)}" for k in differ[:3])
+        raise BundleError(f"{weights.parent}: the manifest describes another model than its weights "
+                          f"({len(differ)} tensor(s) differ, e.g. {shown}): the bundle was altered. Re-export it.")
+
+
+def load_learner(path: str | Path, device: str | torch.device | None = None,
+                 max_pixels: int = MAX_PIXELS) -> Predictor:
+    """A Predictor from a bundle written by `learn.export(path)`; refuses bundles whose files do
+    not match their digests, whose manifest has a field missing or out of range, or whose
+    weights do not fit the model the manifest describes (see `fastlearn.infer.bundle`)."""
     from fastlearn.train.serialization import load_state
     manifest, weights = read_manifest(path)
+    _check_shapes(manifest, weights)
     model = _rebuild(manifest)
     load_state(model, weights)
-    return Predictor(manifest, model, torch.device(device) if device else None)
+    return Predictor(manifest, model, torch.device(device) if device else None, max_pixels=max_pixels)

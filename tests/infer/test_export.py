@@ -21,7 +21,12 @@ def bundle(trained_digits, tmp_path_factory):
 
 def test_bundle_is_safetensors_and_json_without_pickle(bundle):
     names = sorted(p.name for p in bundle.iterdir())
-    assert names == ["manifest.json", "model.safetensors"]
+    assert names == ["SHA256SUMS", "manifest.json", "model.safetensors"]
+    check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=bundle, capture_output=True, text=True)
+    assert check.returncode == 0 and check.stdout.count(": OK") == 2  # verifiable with standard tools
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert {p.name: p.stat().st_mode & 0o777 for p in bundle.iterdir()} == dict.fromkeys(names, 0o666 & ~mask)
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["arch"] == "tf_efficientnet_lite0" and manifest["classes"] == [str(d) for d in range(10)]
     assert manifest["mean"] == [0.5, 0.5, 0.5] and manifest["size"] == 64 and len(manifest["weights_sha256"]) == 64
@@ -99,7 +104,7 @@ def test_tampered_or_incomplete_bundles_are_refused(bundle, tmp_path):
     shutil.copytree(bundle, partial)
     manifest = json.loads((partial / "manifest.json").read_text())
     del manifest["mean"]
-    (partial / "manifest.json").write_text(json.dumps(manifest))
+    _write_manifest(partial, manifest)
     with pytest.raises(BundleError, match="missing the field.*mean"):
         load_learner(partial)
     with pytest.raises(BundleError, match="not a fastlearn bundle"):
@@ -129,3 +134,71 @@ def test_predictor_tta_uses_the_recorded_augmentation(trained_digits, bundle):
     assert not torch.allclose(plain, tta) and torch.allclose(tta.sum(1), torch.ones(32), atol=1e-5)
     assert (plain.argmax(1) == tta.argmax(1)).float().mean() > 0.9
     assert torch.equal(pred.probs(files, tta=4), tta)  # seeded: the same views every call
+
+
+def _write_manifest(folder, manifest, digest: bool = True):
+    """Edit a bundle's manifest; with `digest`, as someone who also rewrites SHA256SUMS would."""
+    import hashlib
+    text = json.dumps(manifest, indent=2)
+    (folder / "manifest.json").write_text(text)
+    if digest:
+        sums = (folder / "SHA256SUMS").read_text().splitlines()
+        sums[0] = f"{hashlib.sha256(text.encode()).hexdigest()}  manifest.json"
+        (folder / "SHA256SUMS").write_text("\n".join(sums) + "\n")
+
+
+@pytest.mark.parametrize("field, value", [
+    ("temperature", -1.0), ("classes", [str(d) for d in reversed(range(10))]), ("std", [0.0, 0.5, 0.5]),
+    ("multi_label", True), ("arch", "resnet18"), ("size", 256),
+])
+def test_any_edit_to_the_manifest_is_refused(bundle, tmp_path, field, value):
+    edited = tmp_path / "edited"
+    shutil.copytree(bundle, edited)
+    manifest = json.loads((edited / "manifest.json").read_text())
+    manifest[field] = value
+    _write_manifest(edited, manifest, digest=False)
+    with pytest.raises(BundleError, match="does not match its digest"):
+        load_learner(edited)
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("temperature", -1.0, "temperature must be a positive number"),
+    ("temperature", "1", "temperature must be a positive number"),
+    ("std", [0.0, 0.5, 0.5], "std must be positive"),
+    ("classes", ["0", "0", "1", "2", "3", "4", "5", "6", "7", "8"], "classes must be distinct"),
+    ("classes", [str(d) for d in range(9)], "another model than its weights"),
+    ("classes", [1, 2], "classes must be a list of class names"),
+    ("size", 4, "size must be a whole number from 8"),
+    ("threshold", 1.5, "threshold must be a number in"),
+    ("weights_file", "../model.safetensors", "weights_file must be a plain file name"),
+    ("weights_file", "/etc/passwd", "weights_file must be a plain file name"),
+    ("hidden", 100000, "hidden must be a whole number"),
+    ("hidden", 4096, "another model than its weights"),
+    ("arch", "tf_efficientnet_b7", "cannot be built here"),
+    ("arch", "tf_efficientnet_lite1", "another model than its weights"),
+])
+def test_a_manifest_with_matching_digests_is_still_validated_before_building(bundle, tmp_path, field, value, says):
+    edited = tmp_path / "edited"
+    shutil.copytree(bundle, edited)
+    manifest = json.loads((edited / "manifest.json").read_text())
+    manifest[field] = value
+    _write_manifest(edited, manifest)
+    with pytest.raises(BundleError, match=says):
+        load_learner(edited)
+
+
+def test_an_absurd_model_is_refused_before_any_memory_is_taken(bundle, tmp_path):
+    edited = tmp_path / "edited"
+    shutil.copytree(bundle, edited)
+    manifest = json.loads((edited / "manifest.json").read_text())
+    manifest["hidden"] = 60000  # a 300 MB head, were it built
+    _write_manifest(edited, manifest)
+    code = ("import resource, sys\nfrom fastlearn import load_learner\ntry:\n    load_learner(sys.argv[1])\n"
+            "except Exception as e:\n    print(type(e).__name__)\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+    peak = {}
+    for name, folder in (("good", bundle), ("absurd", edited)):
+        r = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=300)
+        peak[name] = int(r.stdout.split()[-1])
+        assert ("BundleError" in r.stdout) == (name == "absurd"), r.stdout + r.stderr
+    assert peak["absurd"] <= peak["good"] + 50, peak  # MB
