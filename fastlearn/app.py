@@ -129,8 +129,16 @@ def make_app(model: str | Path, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: i
     k = min(5, len(predictor.classes))
     batcher = PredictionBatcher(predictor, k, max_batch=max_batch)
 
+    def pixels(item):
+        batcher.announce()
+        try:
+            return predictor.pixels(item, "upload")
+        except BaseException:
+            batcher.withdraw()
+            raise
+
     def predict_one(item):  # for the page, whose handlers run on Gradio's worker threads
-        return batcher.submit(predictor.pixels(item, "upload")).result()
+        return batcher.submit(pixels(item)).result()
 
     app = FastAPI(title="fastlearn", docs_url=None, redoc_url=None)
     app.state.batcher = batcher
@@ -156,8 +164,7 @@ def make_app(model: str | Path, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: i
         if not body:
             return error(400, "empty upload: send an image file")
         try:
-            pixels = await asyncio.to_thread(predictor.pixels, body, "upload")
-            result = await asyncio.wrap_future(batcher.submit(pixels))
+            result = await asyncio.wrap_future(batcher.submit(await asyncio.to_thread(pixels, body)))
         except BadImageError as e:
             return error(400, f"not an image we can read: {e.reason}")
         except Exception:  # the server keeps serving whatever one request does; details go to its log only
