@@ -10,6 +10,10 @@ its adaptive defaults would by then, and the freed memory goes back to the syste
 (`malloc_trim`), so the process does not stay larger after training. Elsewhere than glibc (macOS, Windows, musl) it does nothing.
 Measured on 2 cores, Lite0 at 64 px, batch 64: an unfrozen epoch of the digits 17.4-18.2 s
 against 19.7-24.9 s, in alternating runs, for the same peak resident memory (1.51 GB, 1.50 GB).
+
+Keeping every block costs memory where blocks are large: at 224 px, batch 64, an unfrozen step
+peaked at 7.1-7.5 GB against 6.4 GB with blocks over 32 MB mapped and unmapped as glibc does
+(and above fastai's 6.7 GB), for the same time. `keep_large=False` keeps the small blocks only.
 """
 from __future__ import annotations
 
@@ -33,6 +37,8 @@ _KEEP = {_M_TRIM_THRESHOLD: 2**31 - 1, _M_MMAP_MAX: 0}  # never trim the heap, n
 # block and 437-440 ms after it. So leave glibc where its rule ends up after large blocks were
 # freed: 328-340 ms after a block (258-272 ms inside one).
 _AFTER = {_M_TRIM_THRESHOLD: 64 * 1024 * 1024, _M_MMAP_THRESHOLD: 32 * 1024 * 1024, _M_MMAP_MAX: 65536}
+
+_KEEP_SMALL = {_M_TRIM_THRESHOLD: 2**31 - 1, _M_MMAP_THRESHOLD: 32 * 1024 * 1024, _M_MMAP_MAX: 65536}
 
 _lock = threading.Lock()
 _depth = 0
@@ -62,12 +68,13 @@ def _set(values: dict[int, int]) -> None:
 
 
 @contextmanager
-def reuse_freed_memory(enabled: bool = True) -> Iterator[None]:
+def reuse_freed_memory(enabled: bool = True, keep_large: bool = True) -> Iterator[None]:
     """Inside the block, glibc's malloc takes every block from its heap and keeps freed ones for
     the next allocation instead of returning them to the system. Blocks nest; on leaving the
     outermost one, glibc behaves as its own adaptive rule would after large blocks were freed
     (blocks up to 32 MB from the heap, up to 64 MB of its free top kept), and the freed memory
-    goes back to the system (`malloc_trim`).
+    goes back to the system (`malloc_trim`). `keep_large=False`: blocks over 32 MB are still
+    mapped and unmapped each time (the outermost block decides).
     `enabled=False`, or a C library other than glibc: nothing changes."""
     global _depth
     if not enabled or _LIBC is None:
@@ -76,7 +83,7 @@ def reuse_freed_memory(enabled: bool = True) -> Iterator[None]:
     with _lock:
         _depth += 1
         if _depth == 1:
-            _set(_KEEP)
+            _set(_KEEP if keep_large else _KEEP_SMALL)
     try:
         yield
     finally:
