@@ -68,7 +68,8 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--suffix", default="", help="appended to the CSV's file names, e.g. .jpg (with --csv)")
     p.add_argument("--arch", default="tf_efficientnet_lite0", help="timm model name (default tf_efficientnet_lite0)")
     p.add_argument("--size", type=_whole(MIN_SIZE), default=224, help="image size in pixels (default 224)")
-    p.add_argument("--bs", type=_whole(1), default=64, help="batch size (default 64)")
+    p.add_argument("--bs", type=_whole(1), default=None,
+                   help="batch size (default 64, less when that gives fewer than 10 steps an epoch)")
     p.add_argument("--augment", default="side_on", choices=["side_on", "top_down", "none"])
     p.add_argument("--seed", type=int, default=0)
 

@@ -28,7 +28,7 @@ class RecipeConfig:
     suffix: str = ""
     arch: str = "tf_efficientnet_lite0"
     size: int = 224
-    bs: int = 64
+    bs: int | None = None  # 64, or less for a small training set (see ImageData)
     epochs: int = 4
     lr: str | float = "auto"
     augment: str | list = "side_on"
@@ -208,10 +208,12 @@ def run_recipe(cfg: RecipeConfig) -> dict:
     valid = learn.validate()
     summary = {"accuracy": valid.get("accuracy"), "valid_loss": valid["valid_loss"], "epochs": learn.epoch,
                "seconds": round(seconds, 1), "classes": list(data.classes), "arch": cfg.arch, "size": cfg.size,
-               "lr": lr, "bs": cfg.bs, "train_images": len(data.train_idx), "valid_images": len(data.valid_idx)}
+               "lr": lr, "bs": data.bs, "bs_chosen": "given" if cfg.bs else "automatic", "train_images": len(data.train_idx), "valid_images": len(data.valid_idx)}
     # Training images seen per second of the run in this process (lr_find, validation and export included).
     trained_here = len(learn.recorder.rows)
     summary["images_per_second"] = round(trained_here * len(data.train_idx) / seconds, 1) if seconds else None
+    if learn.rollbacks:
+        summary["rollbacks"] = learn.rollbacks
     if cfg.tta and not data.multi_label:
         probs, targets = learn.tta()
         summary["tta_accuracy"] = float((probs.argmax(1) == targets).float().mean())

@@ -55,8 +55,9 @@ def test_kill_9_then_resume_gives_the_uninterrupted_run(digits, tmp_path):
         assert b[col].tolist() == pytest.approx(a[col].tolist(), rel=1e-4, abs=1e-6), col
     assert json.loads((killed / "summary.json").read_text())["accuracy"] == pytest.approx(
         json.loads((whole / "summary.json").read_text())["accuracy"], abs=1e-6)
-    ckpts = sorted(p.name for p in (killed / "checkpoints").iterdir())
+    ckpts = sorted(p.name for p in (killed / "checkpoints").iterdir() if not p.name.startswith("best-"))
     assert ckpts == ["checkpoint.json", "epoch-3.opt.safetensors", "epoch-3.safetensors"]  # the last one only
+    assert len(list((killed / "checkpoints").glob("best-*.safetensors"))) == 1  # and the best epoch's weights
 
 
 def test_resume_refuses_other_data_naming_it(digits, tmp_path):

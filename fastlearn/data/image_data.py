@@ -17,7 +17,19 @@ from fastlearn.data.items import (DataError, DataWarning, Items, items_from_df, 
                                   random_split)
 from fastlearn.data.loaders import DeviceLoader, default_device
 
-__all__ = ["ImageData", "BadImageWarning", "IMAGENET_STATS"]
+__all__ = ["ImageData", "BadImageWarning", "IMAGENET_STATS", "auto_batch_size", "DEFAULT_BS"]
+
+DEFAULT_BS = 64
+MIN_STEPS = 10  # an epoch of fewer steps leaves lr_find and the schedules nothing to work with
+MIN_AUTO_BS = 8  # below this, BatchNorm's batch statistics are noise
+
+
+def auto_batch_size(n_train: int, bs: int = DEFAULT_BS) -> int:
+    """`bs`, or less when `n_train` images would give fewer than ten batches an epoch: the largest
+    batch that gives ten (at least 8 images). 120 images: batch 12 instead of one step of 64."""
+    if n_train >= MIN_STEPS * bs:
+        return bs
+    return max(min(bs, MIN_AUTO_BS), n_train // MIN_STEPS)
 
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 # By default the cache goes to the GPU when it takes at most 1/_RESIDENT_SHARE of its free memory.
@@ -56,7 +68,7 @@ class ImageData:
         *,
         multi_label: bool = False,
         size: int = 224,
-        bs: int = 64,
+        bs: int | None = None,
         augment: str | Sequence | None = "side_on",
         max_zoom: float = 1.1,
         on_bad: str = "warn",
@@ -79,7 +91,10 @@ class ImageData:
             raise ValueError(f"resident must be None (automatic), True or False, got {resident!r}")
         self.labelled, self.test_items = labelled, test or Items([], [])
         self.path = Path(path) if path is not None else None
-        self.multi_label, self.size, self.bs, self.seed = multi_label, int(size), int(bs), seed
+        if bs is not None and int(bs) < 1:
+            raise ValueError(f"bs must be at least 1, got {bs}")
+        self.multi_label, self.size, self.seed = multi_label, int(size), seed
+        self.bs_given = None if bs is None else int(bs)
         self.augment_spec, self.max_zoom, self.on_bad = augment, max_zoom, on_bad
         self.resize_method, self.cache_dir, self.progress = resize_method, cache_dir, progress
         self.resident = resident
@@ -113,6 +128,10 @@ class ImageData:
         self.train_idx = np.setdiff1d(_train_idx, bad_idx)
         self.valid_idx = np.setdiff1d(valid_idx, bad_idx)
         self.test_idx = np.setdiff1d(np.arange(n_lab, len(paths)), bad_idx)
+        self.bs = self.bs_given or auto_batch_size(len(self.train_idx))
+        if self.bs_given is None and self.bs < DEFAULT_BS:
+            print(f"{len(self.train_idx)} training images: batch size {self.bs} instead of {DEFAULT_BS}, for "
+                  f"{len(self.train_idx) // self.bs} steps an epoch (pass bs= to choose)")
 
         self.classes = self._classes()
         self._dls: dict[str, DeviceLoader] = {}
@@ -128,7 +147,7 @@ class ImageData:
         valid_pct: float | None = None,
         seed: int = 42,
         size: int = 224,
-        bs: int = 64,
+        bs: int | None = None,
         augment: str | Sequence | None = "side_on",
         max_zoom: float = 1.1,
         sample: int | None = None,
@@ -337,14 +356,14 @@ class ImageData:
 
     # ----- variants -------------------------------------------------------------------------
     def _options(self) -> dict:
-        return dict(multi_label=self.multi_label, size=self.size, bs=self.bs, augment=self.augment_spec,
+        return dict(multi_label=self.multi_label, size=self.size, bs=self.bs_given, augment=self.augment_spec,
                     max_zoom=self.max_zoom, on_bad=self.on_bad, resize_method=self.resize_method,
                     cache_dir=self.cache_dir, device=self.device, stats=self.stats, seed=self.seed,
                     progress=self.progress, path=self.path, resident=self.resident)
 
     def resize(self, size: int, bs: int | None = None) -> "ImageData":
         """The same images and splits at another size (progressive resizing); builds that size's cache once."""
-        opts = self._options() | {"size": size, "bs": bs or self.bs}
+        opts = self._options() | {"size": size, "bs": bs or self.bs_given}
         data = ImageData(self.labelled, self.valid_idx, self.test_items, _train_idx=self.train_idx, **opts)
         return data
 

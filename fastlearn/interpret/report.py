@@ -59,6 +59,12 @@ def write_report(learn, path: str | Path, k_losses: int = 9, predictions=None) -
         rows = "".join("<tr>" + "".join(f"<td>{r[c]:.4f}</td>" if isinstance(r[c], float) else f"<td>{r[c]}</td>"
                                         for c in cols) + "</tr>" for r in learn.recorder.rows)
         parts.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in cols) + f"</tr>{rows}</table>")
+    for ev_ in getattr(learn, "rollbacks", []):
+        what = ("the run ended worse than its best epoch" if ev_.get("at_end") else
+                f"validation loss {ev_['valid_loss']:.4f} rose far above the best ({ev_['best_valid_loss']:.4f})")
+        parts.append(f"<p class='warn'>Epoch {ev_['epoch']}: {html.escape(what)}; the weights of epoch "
+                     f"{ev_['back_to_epoch']} were put back" + ("" if ev_.get("at_end") else
+                     f" and training went on at {ev_['lr_scale']:g}x the learning rates") + ".</p>")
     if learn.lr_finder is not None:
         parts.append("<h2>Learning-rate finder</h2>" + _figure(repr(learn.lr_finder), learn.lr_finder.plot()))
     parts.append("<h2>Confusion matrix</h2><div class='grid'>" + _figure("counts", interp.plot_confusion_matrix())

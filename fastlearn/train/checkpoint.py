@@ -9,7 +9,10 @@ from pathlib import Path
 
 import torch
 
+from safetensors.torch import load_file, save_file
+
 from fastlearn.train.callbacks import Callback
+from fastlearn.train.divergence import RollbackOnDivergence
 from fastlearn.train.serialization import load_optimizer, load_state, save_optimizer, save_state
 from fastlearn.utils.atomic import atomic_path
 
@@ -48,13 +51,32 @@ def save_checkpoint(learn, folder: str | Path, extra: dict | None = None) -> Pat
         save_optimizer(learn.opt, folder / f"{name}.opt.safetensors")
     info = {"epoch": learn.epoch, "weights": f"{name}.safetensors",
             "optimizer": f"{name}.opt.safetensors" if learn.opt is not None else None,
-            "random": _random_states(learn), **(extra or {})}
+            "random": _random_states(learn), "lr_scale": learn.lr_scale, "rollbacks": learn.rollbacks,
+            "best": _save_best(learn, folder), **(extra or {})}
     with atomic_path(folder / _INFO) as tmp:
         tmp.write_text(json.dumps(info), encoding="utf-8")
-    for old in folder.glob("epoch-*.safetensors"):
-        if not old.name.startswith(f"{name}."):
+    keep = {f"{name}.safetensors", f"{name}.opt.safetensors", (info["best"] or {}).get("weights")}
+    for old in [*folder.glob("epoch-*.safetensors"), *folder.glob("best-*.safetensors")]:
+        if old.name not in keep:
             old.unlink(missing_ok=True)
     return folder / _INFO
+
+
+def _rollback(learn):
+    return next((cb for cb in learn.callbacks if isinstance(cb, RollbackOnDivergence)), None)
+
+
+def _save_best(learn, folder: Path) -> dict | None:
+    """The divergence guard's best epoch, its weights in `best-N.safetensors` (written once per best epoch)."""
+    cb = _rollback(learn)
+    best = cb.best() if cb is not None else None
+    if best is None:
+        return None
+    path = folder / f"best-{best['epoch']}.safetensors"
+    if not path.is_file():
+        with atomic_path(path) as tmp:
+            save_file({k: v.detach().contiguous().cpu() for k, v in best["model"].items()}, str(tmp))
+    return {"epoch": best["epoch"], "valid_loss": best["valid_loss"], "score": best["score"], "weights": path.name}
 
 
 def read_checkpoint(folder: str | Path) -> dict | None:
@@ -86,6 +108,12 @@ def load_checkpoint(learn, folder: str | Path) -> dict:
     if info.get("optimizer"):
         load_optimizer(learn._optimizer(), folder / info["optimizer"])
     learn.epoch = info["epoch"]
+    learn.lr_scale = float(info.get("lr_scale", 1.0))
+    learn.rollbacks = list(info.get("rollbacks", []))
+    best, cb = info.get("best"), _rollback(learn)
+    if best and cb is not None and Path(best["weights"]).name == best["weights"]:
+        state = {k: v.to(learn.device) for k, v in load_file(str(folder / best["weights"])).items()}
+        cb.set_best(learn, best["epoch"], best["valid_loss"], best["score"], state)
     states = info.get("random", {})
     if "torch" in states:
         torch.set_rng_state(_decode(states["torch"]))

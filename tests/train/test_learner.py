@@ -10,6 +10,7 @@ from fastlearn import ImageData, Learner
 from fastlearn.data import Lighting, Rotate, Zoom
 from fastlearn.train import Callback, KeepBest, PrecomputeWarning, SaveEveryEpoch, StopOnNaN
 from fastlearn.train.precompute import precomputed_activations
+from tests.conftest import make_shape_folders
 
 
 def _state(learn):
@@ -228,3 +229,26 @@ def test_a_loss_that_explodes_without_becoming_nan_stops_training(digits):
     with pytest.raises(FloatingPointError, match=r"exploded to 1e\+21 .* without becoming NaN"):
         stop.batch_end(learn, torch.tensor(1e21))
     assert learn.stop_training
+
+
+def test_a_diverging_epoch_is_undone_and_training_goes_on_at_a_lower_rate(digits):
+    learn = Learner.pretrained("tf_efficientnet_lite0", digits, progress=False, seed=0)
+    learn.fit_one_cycle(1, 2e-3)
+    good = learn.validate()
+    learn.unfreeze()
+    learn.fit(0.5, 2)  # AdamW at 0.5 on the whole network: the validation loss explodes
+    assert learn.rollbacks and learn.rollbacks[0]["back_to_epoch"] == 0 and learn.lr_scale < 1
+    after = learn.validate()
+    assert after["accuracy"] >= good["accuracy"] - 0.01  # never left worse than the best epoch
+    rows = learn.recorder.rows
+    assert any(r["valid_loss"] > 1.5 * rows[0]["valid_loss"] for r in rows[1:])  # it did diverge
+
+
+def test_small_training_sets_get_a_smaller_batch_and_enough_steps(tmp_path, capsys):
+    from fastlearn.data.image_data import auto_batch_size
+    assert auto_batch_size(5000) == 64 and auto_batch_size(640) == 64 and auto_batch_size(120) == 12
+    assert auto_batch_size(30) == 8
+    root = make_shape_folders(tmp_path / "s", n_train=40, n_valid=4)  # 120 training images
+    data = ImageData.from_folder(root, size=32)
+    assert data.bs == 12 and len(data.train_dl) == 10 and "batch size 12 instead of 64" in capsys.readouterr().out
+    assert ImageData.from_folder(root, size=32, bs=64).bs == 64  # a batch size given is kept
