@@ -70,7 +70,9 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=_whole(MIN_SIZE), default=224, help="image size in pixels (default 224)")
     p.add_argument("--bs", type=_whole(1), default=None,
                    help="batch size (default 64, less when that gives fewer than 10 steps an epoch)")
-    p.add_argument("--augment", default="side_on", choices=["side_on", "top_down", "none"])
+    p.add_argument("--augment", default="side_on", choices=["side_on", "top_down", "none", "auto"],
+                   help="side_on (flips, rotation, zoom, lighting), top_down (all 8 turns), none, or auto: "
+                        "side_on, with the flips turned off after the frozen epoch where mirroring hurts")
     p.add_argument("--seed", type=int, default=0)
 
 

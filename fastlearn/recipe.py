@@ -155,7 +155,11 @@ def run_recipe(cfg: RecipeConfig) -> dict:
     frozen_epochs = 1 if cfg.unfreeze else cfg.epochs
     rows: list[dict] = []
     if state is not None and read_checkpoint(ckpt_dir) is not None:
+        decided = (read_checkpoint(ckpt_dir).get("flips") or {}).get("flips")
+        if decided is not None:
+            data.set_flips(decided)  # as decided before the run was stopped
         info = load_checkpoint(learn, ckpt_dir)
+        learn.flip_check = info.get("flips")
         lr, rows = info["lr"], info["rows"]
         print(f"resuming the run in {out} after epoch {learn.epoch} of {cfg.epochs}")
     elif cfg.lr == "auto":
@@ -178,7 +182,7 @@ def run_recipe(cfg: RecipeConfig) -> dict:
 
     def checkpoint_info(learn, row) -> dict:
         rows.append({k: v for k, v in row.items() if k != "iteration"})
-        return {"lr": lr, "rows": rows}
+        return {"lr": lr, "rows": rows, "flips": learn.flip_check}
 
     if learn.epoch == 0:  # the starting point (after lr_find), so a resume repeats no random draw
         save_checkpoint(learn, ckpt_dir, {"lr": lr, "rows": rows})
@@ -192,6 +196,8 @@ def run_recipe(cfg: RecipeConfig) -> dict:
                 learn.fit(lr, n, cycle_len=cl, cycle_mult=cm, callbacks=saver, initial_epoch=learn.epoch)
             else:
                 learn.fit(lr, frozen_epochs, callbacks=saver, initial_epoch=learn.epoch)
+        if cfg.augment == "auto" and learn.flip_check is None and data.augment_spec == "auto":
+            learn.check_flips()  # after the frozen epochs, on the weights they left
         if cfg.unfreeze and cfg.epochs > 1 and learn.epoch < cfg.epochs:
             learn.precompute = False
             learn.unfreeze()
@@ -214,6 +220,8 @@ def run_recipe(cfg: RecipeConfig) -> dict:
     summary["images_per_second"] = round(trained_here * len(data.train_idx) / seconds, 1) if seconds else None
     if learn.rollbacks:
         summary["rollbacks"] = learn.rollbacks
+    if learn.flip_check is not None:
+        summary["augment_auto"] = learn.flip_check
     if cfg.tta and not data.multi_label:
         probs, targets = learn.tta()
         summary["tta_accuracy"] = float((probs.argmax(1) == targets).float().mean())

@@ -230,4 +230,8 @@ PRESETS = {
     "side_on": lambda max_zoom: [Flip(), Rotate(10.0), Zoom(max_zoom), Lighting(0.2)],
     "top_down": lambda max_zoom: [Dihedral(), Rotate(10.0), Zoom(max_zoom), Lighting(0.2)],
     "none": lambda max_zoom: [],
+    # side_on without flips until the Learner has looked: after the frozen epoch,
+    # `learn.check_flips()` (which `fastlearn train` and `fine_tune` call) turns them on unless
+    # mirroring changes what the model sees
+    "auto": lambda max_zoom: [Rotate(10.0), Zoom(max_zoom), Lighting(0.2)],
 }

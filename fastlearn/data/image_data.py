@@ -340,6 +340,17 @@ class ImageData:
         """Test batches in order; targets are -1 (unknown)."""
         return self._dl("test")
 
+    def set_flips(self, on: bool) -> "ImageData":
+        """Mirror training images at random from now on, or not (the other augmentations stay):
+        off for images whose meaning changes in a mirror (digits, text, road signs)."""
+        from fastlearn.data.augment import Flip
+        kept = [t for t in self.augment.transforms if not isinstance(t, Flip)]
+        self.augment = BatchAugment(([Flip()] if on else []) + kept)
+        self.augment_spec = self.augment.transforms
+        if "train" in self._dls:  # the same loader (and random state), with the new transforms
+            self._dls["train"].augment = self.augment
+        return self
+
     def set_stats(self, mean: Sequence[float], std: Sequence[float]) -> "ImageData":
         """Normalise with these per-channel statistics from now on (a Learner passes its model's)."""
         self.stats = (tuple(float(m) for m in mean), tuple(float(s) for s in std))

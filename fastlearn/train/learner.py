@@ -141,6 +141,7 @@ class Learner:
         self.recorder = Recorder()
         self.lr_scale = 1.0  # every rate is multiplied by it: a rollback after divergence lowers it
         self.rollbacks: list[dict] = []  # what RollbackOnDivergence did
+        self.flip_check: dict | None = None  # what check_flips measured, with augment="auto"
         self.callbacks: list[Callback] = [self.recorder, StopOnNaN(), RollbackOnDivergence(), ProgressTable(bar=progress),
                                           *callbacks]
         self.amp_dtype = amp_dtype(mixed_precision, self.device)
@@ -438,9 +439,38 @@ class Learner:
             self.model.bn_adapt = True
         self.freeze()
         self.fit_one_cycle(freeze_epochs, base_lr, callbacks=callbacks)
+        self.check_flips()
         self.unfreeze()
         base_lr /= 2
         return self.fit_one_cycle(epochs, slice(base_lr / lr_mult, base_lr), callbacks=callbacks)
+
+    def check_flips(self, margin: float = 0.03) -> dict | None:
+        """For data augmented with `augment="auto"` (no flips so far): compare the validation
+        accuracy on the images and on their mirror images. Where mirroring loses clearly more
+        images than it gains (by `margin` of the set, and beyond chance), the images mean something
+        else in a mirror (digits, text) and training goes on without flips; otherwise with them. Says which; returns what was measured and decided, or
+        None when the data is not on "auto" (or is multi-label)."""
+        data = self.data
+        if getattr(data, "augment_spec", None) != "auto" or self.multi_label:
+            return None
+        loader = data.loader("valid", augment=False, shuffle=False)
+
+        class Mirrored:
+            def __iter__(self):
+                return ((xb.flip(3), yb) for xb, yb in loader)
+
+        (plain, targets), (mirrored, _) = self._outputs(self.model, loader, Mirrored())
+        right, right_mirrored = plain.argmax(1) == targets, mirrored.argmax(1) == targets
+        acc, acc_mirror = float(right.float().mean()), float(right_mirrored.float().mean())
+        # images only one of the two gets right: mirroring hurts when it loses clearly more than
+        # it gains, by `margin` of the set and by twice the noise of such a count (McNemar's)
+        lost, gained = int((right & ~right_mirrored).sum()), int((~right & right_mirrored).sum())
+        flips = lost - gained <= max(margin * len(targets), 2 * (lost + gained) ** 0.5)
+        data.set_flips(flips)
+        print(f"augment auto: validation accuracy {acc:.1%} on the images, {acc_mirror:.1%} mirrored: "
+              + ("flips on from now on" if flips else "mirroring changes them, so no flips"))
+        self.flip_check = {"accuracy": acc, "mirrored_accuracy": acc_mirror, "flips": flips}
+        return self.flip_check
 
     @_speed_settings
     def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int = 100) -> LRFind:

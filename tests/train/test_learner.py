@@ -252,3 +252,20 @@ def test_small_training_sets_get_a_smaller_batch_and_enough_steps(tmp_path, caps
     data = ImageData.from_folder(root, size=32)
     assert data.bs == 12 and len(data.train_dl) == 10 and "batch size 12 instead of 64" in capsys.readouterr().out
     assert ImageData.from_folder(root, size=32, bs=64).bs == 64  # a batch size given is kept
+
+
+def test_augment_auto_turns_flips_off_for_digits_and_keeps_them_for_shapes(mnist_root, tmp_path):
+    from fastlearn.data.augment import Flip
+    digits = ImageData.from_folder(mnist_root, size=32, augment="auto", progress=False)  # 4,000 and 1,000
+    learn = Learner.pretrained("tf_efficientnet_lite0", digits, progress=False, seed=0)
+    learn.fit_one_cycle(1, 1e-2)
+    check = learn.check_flips()
+    assert check["accuracy"] - check["mirrored_accuracy"] > 0.03 and not check["flips"]
+    assert not any(isinstance(t, Flip) for t in digits.augment.transforms)
+    root = make_shape_folders(tmp_path / "s", n_train=40, n_valid=10)
+    shapes = ImageData.from_folder(root, size=32, augment="auto", progress=False)
+    learn = Learner.pretrained("tf_efficientnet_lite0", shapes, progress=False, seed=0)
+    learn.fit_one_cycle(1, 1e-2)
+    assert not any(isinstance(t, Flip) for t in shapes.train_dl.augment.transforms)
+    assert learn.check_flips()["flips"] and any(isinstance(t, Flip) for t in shapes.augment.transforms)
+    assert any(isinstance(t, Flip) for t in shapes.train_dl.augment.transforms)  # the loader in use too
