@@ -84,6 +84,7 @@ def test_a_read_only_cache_folder_falls_back_to_a_temporary_folder_with_a_warnin
     ro = tmp_path / "ro"
     ro.mkdir()
     os.chmod(ro, 0o555)
+    (tmp_path / "tmp").mkdir()  # the temporary folder the fallback must use
     result = run_as_user(
         "import warnings; warnings.simplefilter('always')\n"
         "from pathlib import Path\n"
@@ -92,11 +93,11 @@ def test_a_read_only_cache_folder_falls_back_to_a_temporary_folder_with_a_warnin
         f"c = ImageCache.open(paths, 16, cache_dir={str(ro)!r})\n"
         "print('ok', c.pixels.shape, c.pixels.mean() > 0)",
         env={"TMPDIR": str(tmp_path / "tmp")})
-    (tmp_path / "tmp").mkdir(exist_ok=True)
     os.chmod(ro, 0o755)
     assert result.returncode == 0, result.stderr
     assert "ok (48, 16, 16, 3) True" in result.stdout
     assert "CacheWarning" in result.stderr and str(ro) in result.stderr and "FASTLEARN_CACHE" in result.stderr
+    assert list((tmp_path / "tmp").glob("fastlearn-cache-*/*.npy"))  # the cache went there
 
 
 def test_cache_files_get_the_usual_permissions(built):
