@@ -155,11 +155,10 @@ def run_recipe(cfg: RecipeConfig) -> dict:
     frozen_epochs = 1 if cfg.unfreeze else cfg.epochs
     rows: list[dict] = []
     if state is not None and read_checkpoint(ckpt_dir) is not None:
-        decided = (read_checkpoint(ckpt_dir).get("flips") or {}).get("flips")
-        if decided is not None:
-            data.set_flips(decided)  # as decided before the run was stopped
         info = load_checkpoint(learn, ckpt_dir)
         learn.flip_check = info.get("flips")
+        if learn.flip_check is not None:  # as decided before the run was stopped (the loader keeps its state)
+            data.set_flips(learn.flip_check["flips"])
         lr, rows = info["lr"], info["rows"]
         print(f"resuming the run in {out} after epoch {learn.epoch} of {cfg.epochs}")
     elif cfg.lr == "auto":
@@ -196,8 +195,7 @@ def run_recipe(cfg: RecipeConfig) -> dict:
                 learn.fit(lr, n, cycle_len=cl, cycle_mult=cm, callbacks=saver, initial_epoch=learn.epoch)
             else:
                 learn.fit(lr, frozen_epochs, callbacks=saver, initial_epoch=learn.epoch)
-        if cfg.augment == "auto" and learn.flip_check is None and data.augment_spec == "auto":
-            learn.check_flips()  # after the frozen epochs, on the weights they left
+        learn.check_flips()  # with augment "auto" not yet decided: after the frozen epochs, on their weights
         if cfg.unfreeze and cfg.epochs > 1 and learn.epoch < cfg.epochs:
             learn.precompute = False
             learn.unfreeze()

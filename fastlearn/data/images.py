@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from fastlearn.data.items import is_utf8_name, printable
+
 __all__ = ["BadImageError", "UnreadableFileError", "decode", "decode_bytes", "open_rgb", "load_resized", "resize_square", "to_rgb_image", "MAX_PIXELS"]
 
 # Pillow's own default bomb limit; we enforce it per file instead of process-wide.
@@ -20,7 +22,7 @@ class BadImageError(OSError):
     """A file that carries an image extension but cannot be used as an image."""
 
     def __init__(self, path: Path | str, reason: str):
-        super().__init__(f"{os.fsencode(path).decode('utf-8', 'backslashreplace')}: {reason}")
+        super().__init__(f"{printable(path)}: {reason}")
         self.path = Path(path)
         self.reason = reason
 
@@ -73,11 +75,9 @@ def decode(
     resized to at least that many pixels on its short side anyway: much faster for big photos.
     """
     path = Path(path)
-    try:
-        str(path).encode("utf-8")
-    except UnicodeEncodeError:
+    if not is_utf8_name(path):
         raise BadImageError(path, "the file name is not valid UTF-8; rename it (e.g. with `convmv` or by hand) "
-                            "to include it") from None
+                            "to include it")
     try:
         f = open(path, "rb")
     except OSError as e:

@@ -107,6 +107,13 @@ def _scan(folder: str, recursive: bool, found: list[str], unreadable: list[str])
             _scan(e.path, recursive, found, unreadable)
 
 
+def _listed(folder: str | Path, recursive: bool, unreadable: list[str]) -> list[Path]:
+    """The image files under `folder`, sorted; folders that cannot be read go to `unreadable`."""
+    found: list[str] = []
+    _scan(str(folder), recursive, found, unreadable)
+    return sorted(Path(f) for f in found)
+
+
 def _warn_unreadable(unreadable: list[str]) -> None:
     if unreadable:
         warnings.warn(DataWarning(
@@ -122,11 +129,10 @@ def list_images(folder: str | Path, recursive: bool = True) -> list[Path]:
         raise DataError(f"{folder} is not a folder. Pass the folder that holds the images.")
     # os.scandir rather than Path.rglob: listing the digits' 5,000 files took 0.5 s through
     # pathlib (three stats and a relative_to per file), most of opening a warm data set
-    found: list[str] = []
     unreadable: list[str] = []
-    _scan(str(folder), recursive, found, unreadable)
+    files = _listed(folder, recursive, unreadable)
     _warn_unreadable(unreadable)
-    return sorted(Path(f) for f in found)
+    return files
 
 
 def items_from_folders(folder: str | Path, exclude: set[str | None] = frozenset()) -> Items:
@@ -148,10 +154,8 @@ def items_from_folders(folder: str | Path, exclude: set[str | None] = frozenset(
     labels: list[list[str]] = []
     empty, unreadable = [], []
     for d in class_dirs:
-        found: list[str] = []
         n_unreadable = len(unreadable)
-        _scan(str(d), True, found, unreadable)
-        files = sorted(Path(f) for f in found)
+        files = _listed(d, True, unreadable)
         if not files and len(unreadable) == n_unreadable:
             empty.append(d)
         paths += files
@@ -164,6 +168,11 @@ def items_from_folders(folder: str | Path, exclude: set[str | None] = frozenset(
             "or remove the folder."
         )
     return Items(paths, labels)
+
+
+def _some(shown: list[str], k: int, sep: str) -> str:
+    """The first `k` of `shown` joined by `sep`, and how many more there are."""
+    return sep.join(shown[:k]) + (f"{sep}and {len(shown) - k} more" if len(shown) > k else "")
 
 
 def _column(df: pd.DataFrame, col: int | str, what: str, source: str) -> pd.Series:
@@ -224,9 +233,8 @@ def items_from_df(
         labels.append(tags)
         rows.append(pos)
     if missing:
-        shown = "; ".join(missing[:20]) + (f"; and {len(missing) - 20} more" if len(missing) > 20 else "")
         raise DataError(
-            f"{source}: {len(missing)} file(s) named in the table are missing: {shown}. "
+            f"{source}: {len(missing)} file(s) named in the table are missing: {_some(missing, 20, '; ')}. "
             "Check `folder=` and `suffix=` (names written without extension need suffix='.jpg')."
         )
     return Items(paths, labels, rows)
@@ -271,17 +279,15 @@ def _drop_duplicate_names(names: list[str], cells: list[str], source: str) -> li
         else:
             conflicts.setdefault(name, {cells[first[name]]}).add(cells[pos])
     if conflicts:
-        shown = "; ".join(f"{n}: {sorted(labs)}" for n, labs in list(conflicts.items())[:20])
-        more = f"; and {len(conflicts) - 20} more" if len(conflicts) > 20 else ""
+        shown = _some([f"{n}: {sorted(labs)}" for n, labs in conflicts.items()], 20, "; ")
         raise DataError(
-            f"{source}: {len(conflicts)} file name(s) appear more than once with different labels: {shown}{more}. "
+            f"{source}: {len(conflicts)} file name(s) appear more than once with different labels: {shown}. "
             "Keep one row per file (for several labels on one image, use multi_label=True with the tags in one cell)."
         )
     if repeated:
-        shown = ", ".join(repeated[:10]) + (f" and {len(repeated) - 10} more" if len(repeated) > 10 else "")
         warnings.warn(DataWarning(
             f"{source}: dropped {len(repeated)} repeated row(s) naming a file already listed with the same label: "
-            f"{shown}."), stacklevel=4)
+            f"{_some(repeated, 10, ', ')}."), stacklevel=4)
     return keep
 
 

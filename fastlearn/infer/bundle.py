@@ -134,9 +134,10 @@ def read_manifest(folder: str | Path) -> tuple[dict, Path]:
     mpath = folder / "manifest.json"
     if not mpath.is_file():
         raise BundleError(f"{folder} is not a fastlearn bundle: {mpath.name} is missing. Create one with learn.export().")
+    raw = mpath.read_bytes()  # parsed and hashed from the same bytes
     try:
-        manifest = json.loads(mpath.read_text())
-    except json.JSONDecodeError as e:
+        manifest = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise BundleError(f"{mpath} is not valid JSON ({e}).") from None
     if not isinstance(manifest, dict):
         raise BundleError(f"{mpath} is not a manifest (a JSON object). Re-export the model.")
@@ -144,7 +145,7 @@ def read_manifest(folder: str | Path) -> tuple[dict, Path]:
         raise BundleError(f"{mpath}: unknown bundle format {manifest.get('format')!r} (this fastlearn reads {FORMAT}; "
                           "re-export the model with it).")
     sums = _read_sums(folder)
-    if sums.get("manifest.json") != hashlib.sha256(mpath.read_bytes()).hexdigest():
+    if sums.get("manifest.json") != hashlib.sha256(raw).hexdigest():
         raise BundleError(f"{mpath} does not match its digest in {SUMS}: the manifest was edited or damaged. "
                           "Re-export the model; do not load a manifest you cannot vouch for.")
     missing = [f for f in MANIFEST_FIELDS if f not in manifest]

@@ -181,22 +181,13 @@ class Predictor:
         """Every image under `folder`: file, predicted label, its probability, and one column per
         class; written to `csv` (atomically) if given. Unreadable files are listed in one warning."""
         paths = list_images(folder)
-        rows, probs, bad = [], [], []
-        with self._evaluator(len(paths), bs) as model:
-            for start in range(0, len(paths), bs):
-                good_paths, pixels = [], []
-                for p in paths[start:start + bs]:
-                    try:
-                        pixels.append(self.pixels(p, printable(p)))
-                        good_paths.append(p)
-                    except BadImageError as e:
-                        bad.append(f"{p}: {e.reason}")
-                if pixels:
-                    probs.append(self._probs_of_pixels(np.stack(pixels), model))
-                    rows += good_paths
-        if bad:
+        errors: dict[int, str] = {}
+        probs = self._probs(paths, bs, 0, errors)
+        if errors:
+            bad = [f"{printable(paths[i])}: {why}" for i, why in sorted(errors.items())]
             warnings.warn(f"left out {len(bad)} unreadable file(s):\n  " + "\n  ".join(bad), stacklevel=2)
-        p = torch.cat(probs) if probs else torch.zeros(0, len(self.classes))
+        good = [i for i in range(len(paths)) if i not in errors]
+        rows, p = [paths[i] for i in good], probs[good]
         preds = [self._prediction(row, 1) for row in p]
         df = pd.DataFrame({"file": [str(r.relative_to(folder)) for r in rows],
                            "label": [" ".join(x.label) if self.multi_label else x.label for x in preds],

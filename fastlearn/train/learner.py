@@ -448,8 +448,9 @@ class Learner:
         """For data augmented with `augment="auto"` (no flips so far): compare the validation
         accuracy on the images and on their mirror images. Where mirroring loses clearly more
         images than it gains (by `margin` of the set, and beyond chance), the images mean something
-        else in a mirror (digits, text) and training goes on without flips; otherwise with them. Says which; returns what was measured and decided, or
-        None when the data is not on "auto" (or is multi-label)."""
+        else in a mirror (digits, text) and training goes on without flips; otherwise with them.
+        Says which; returns what was measured and decided, or None when the data is not on "auto"
+        (or is multi-label)."""
         data = self.data
         if getattr(data, "augment_spec", None) != "auto" or self.multi_label:
             return None

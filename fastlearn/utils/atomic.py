@@ -10,11 +10,19 @@ from typing import Iterator
 __all__ = ["atomic_path", "fsync_path", "default_file_mode"]
 
 
+def _umask() -> int:
+    try:  # Linux shows it; reading it anywhere else means setting it, which other threads would see
+        with open("/proc/self/status") as f:
+            return int(next(line.split()[1] for line in f if line.startswith("Umask:")), 8)
+    except (OSError, StopIteration, ValueError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return mask
+
+
 def default_file_mode() -> int:
     """The mode `open()` would give a new file under the current umask (0644 under 022)."""
-    mask = os.umask(0o022)  # reading the umask means setting it; set it straight back
-    os.umask(mask)
-    return 0o666 & ~mask
+    return 0o666 & ~_umask()
 
 
 def fsync_path(path: str | Path) -> None:
