@@ -164,21 +164,27 @@ def lite0_state_dict():
     return model.state_dict()
 
 
-def training_phases(ph: Phases, learn, case: dict, n_images: int, ceiling=None) -> None:
+def training_phases(ph: Phases, learn, case: dict, n_images: int, ceiling=None, accuracy=None) -> None:
     """The recipe's training, the same calls in both libraries: one frozen one-cycle epoch at
     `lr`, unfreeze, one-cycle epochs at slice(lr/200, lr/2); with `warm`, each once more.
-    `ceiling(phase)`, if given, makes the function `Phases.run` measures around that phase."""
+    `ceiling(phase)`, if given, makes the function `Phases.run` measures around that phase;
+    `accuracy()`, if given, reads the validation accuracy the library reported after a phase."""
     lr = case["lr"]
     around = ceiling or (lambda phase: None)  # noqa: E731
+
+    def phase(name: str, images: int, fn) -> None:
+        ph.run(name, images, fn, around(name))
+        if accuracy and case["accuracy"]:
+            ph.rows[name]["accuracy"] = accuracy()
     frozen = lambda: learn.fit_one_cycle(1, lr, pct_start=0.99)  # noqa: E731
-    ph.run("frozen epoch", n_images, frozen, around("frozen epoch"))
+    phase("frozen epoch", n_images, frozen)
     if case.get("warm"):
-        ph.run(WARM_PHASES[0], n_images, frozen, around(WARM_PHASES[0]))
+        phase(WARM_PHASES[0], n_images, frozen)
     learn.unfreeze()
     unfrozen = lambda epochs: learn.fit_one_cycle(epochs, slice(lr / 200, lr / 2), pct_start=0.3, div=5.0)  # noqa: E731
-    ph.run("unfrozen epoch", n_images * case["epochs"], lambda: unfrozen(case["epochs"]), around("unfrozen epoch"))
+    phase("unfrozen epoch", n_images * case["epochs"], lambda: unfrozen(case["epochs"]))
     if case.get("warm"):
-        ph.run(WARM_PHASES[1], n_images, lambda: unfrozen(1), around(WARM_PHASES[1]))
+        phase(WARM_PHASES[1], n_images, lambda: unfrozen(1))
 
 
 def worker_fastlearn(case: dict, work: Path, seed: int) -> dict:
@@ -202,7 +208,8 @@ def worker_fastlearn(case: dict, work: Path, seed: int) -> dict:
         if not case.get("ceilings", True):  # a run whose efficiency is not reported (see main)
             return None
         return lambda: model_ceiling(learn.model, case, CEILING_KINDS[phase.split(",")[0]], seed)
-    training_phases(ph, learn, case, n_train + n_valid, ceiling)
+    training_phases(ph, learn, case, n_train + n_valid, ceiling,
+                    accuracy=lambda: float(learn.recorder.rows[-1]["accuracy"]))
     probs, targets = ph.run("predict", n_valid, lambda: learn.predict(), ceiling("predict"))
     tta_probs, _ = ph.run("tta", 5 * n_valid, lambda: learn.tta(n=4), ceiling("tta"))
     return dict(phases=ph.rows, accuracy=float((probs.argmax(1) == targets).float().mean()),
@@ -237,7 +244,7 @@ def worker_fastai(case: dict, work: Path, seed: int) -> dict:
     learn.freeze()
     finder = ph.run("lr_find", 0, lambda: learn.lr_find(num_it=100, show_plot=False))
     ph.rows["lr_find"]["images"] = len(learn.recorder.lrs) * case["bs"]
-    training_phases(ph, learn, case, n_train + n_valid)
+    training_phases(ph, learn, case, n_train + n_valid, accuracy=lambda: float(learn.recorder.values[-1][2]))
     probs, targets = ph.run("predict", n_valid, lambda: learn.get_preds())
     tta_probs, _ = ph.run("tta", 5 * n_valid, lambda: learn.tta(n=4))
     return dict(phases=ph.rows, accuracy=float((probs.argmax(1) == targets).float().mean()),
@@ -392,8 +399,8 @@ def table(case: dict, runs: dict[str, list[dict]]) -> str:
              f"{fl[0]['n_train']} train / {fl[0]['n_valid']} valid images; {len(fl)} run(s) each, "
              "median (min-max).", "",
              "| phase | fastlearn s | fastai s | ratio fl/fa | fastlearn img/s | fastai img/s | "
-             "fastlearn peak MB | fastai peak MB | fastlearn pipeline eff. |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "fastlearn peak MB | fastai peak MB | fastlearn pipeline eff. | fastlearn accuracy | fastai accuracy |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for phase in fl[0]["phases"]:
         s_fl = [r["phases"][phase]["seconds"] for r in fl]
         s_fa = [r["phases"][phase]["seconds"] for r in fa]
@@ -403,13 +410,12 @@ def table(case: dict, runs: dict[str, list[dict]]) -> str:
         ceil = [ceiling_seconds(phase, fl[r], case) for r in warm]
         eff = spread([c / s_fl[r] for c, r in zip(ceil, warm)], ".2f") if ceil[0] else ""
         img = phase not in ("load",)
+        key = {"predict": "accuracy", "tta": "tta_accuracy"}.get(phase)
+        acc = lambda rs: (spread([100 * (r[key] if key else r["phases"][phase]["accuracy"]) for r in rs], ".1f") + "%"  # noqa: E731
+                          if case["accuracy"] and (key or "accuracy" in rs[0]["phases"][phase]) else "")
         lines.append(f"| {phase} | {spread(s_fl, '.1f')} | {spread(s_fa, '.1f')} | {spread(ratios, '.2f')} | "
                      f"{spread(ips(fl), '.0f') if img else ''} | {spread(ips(fa), '.0f') if img else ''} | "
-                     f"{spread(mem(fl), '.0f')} | {spread(mem(fa), '.0f')} | {eff} |")
-    if case["accuracy"]:
-        for key in ("accuracy", "tta_accuracy"):
-            lines.append(f"| {key.replace('_', ' ')} | {spread([100 * r[key] for r in fl], '.1f')}% | "
-                         f"{spread([100 * r[key] for r in fa], '.1f')}% | | | | | | |")
+                     f"{spread(mem(fl), '.0f')} | {spread(mem(fa), '.0f')} | {eff} | {acc(fl)} | {acc(fa)} |")
     measured = [c for r in warm for row in fl[r]["phases"].values() for c in row.get("ceilings", [])]
     ceil = lambda key: spread([c[key] for c in measured if key in c], ".0f")  # noqa: E731
     lines += ["", f"Ceiling (model only, in the fastlearn worker, before and after each compared phase): train step "

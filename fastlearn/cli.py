@@ -51,6 +51,16 @@ def _rate(text: str) -> str | float:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a share between 0 and 1 such as 0.2, got {text!r}")
+    return value
+
+
 def _delim(text: str) -> str:
     text = {"\\t": "\t", "tab": "\t", "space": " "}.get(text, text)
     if not text:
@@ -70,9 +80,13 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=_whole(MIN_SIZE), default=224, help="image size in pixels (default 224)")
     p.add_argument("--bs", type=_whole(1), default=None,
                    help="batch size (default 64, less when that gives fewer than 10 steps an epoch)")
-    p.add_argument("--augment", default="side_on", choices=["side_on", "top_down", "none", "auto"],
-                   help="side_on (flips, rotation, zoom, lighting), top_down (all 8 turns), none, or auto: "
-                        "side_on, with the flips turned off after the frozen epoch where mirroring hurts")
+    p.add_argument("--augment", default="auto", choices=["auto", "side_on", "top_down", "none"],
+                   help="auto (default): rotation, zoom and lighting, and after the first epoch flips (side_on) "
+                        "or all 8 turns (top_down) unless mirroring or turning the images hurts; or force "
+                        "side_on (flips, rotation, zoom, lighting), top_down (all 8 turns) or none")
+    p.add_argument("--valid-pct", type=_fraction, default=None,
+                   help="validate on this random share of the images (default: DATA's valid/ folder if it has "
+                        "one, else 0.2 of the images)")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -141,7 +155,8 @@ def _cmd_train(a) -> None:
     run_recipe(RecipeConfig(data=a.data, csv=a.csv, folder=a.folder, suffix=a.suffix, arch=a.arch, size=a.size,
                             bs=a.bs, epochs=a.epochs, lr=a.lr, augment=a.augment, precompute=a.precompute,
                             unfreeze=not a.no_unfreeze, tta=a.tta, multi_label=a.multi_label,
-                            label_delim=a.label_delim, out=out, resume=a.resume, overwrite=a.overwrite, seed=a.seed))
+                            label_delim=a.label_delim, valid_pct=a.valid_pct, out=out, resume=a.resume,
+                            overwrite=a.overwrite, seed=a.seed))
 
 
 def _cmd_lr_find(a) -> None:
@@ -151,7 +166,7 @@ def _cmd_lr_find(a) -> None:
     from fastlearn.recipe import RecipeConfig, _load_data
     data = _load_data(RecipeConfig(data=a.data, csv=a.csv, folder=a.folder, suffix=a.suffix, size=a.size, bs=a.bs,
                                    augment=a.augment, multi_label=a.multi_label, label_delim=a.label_delim,
-                                   seed=a.seed))
+                                   valid_pct=a.valid_pct, seed=a.seed))
     result = Learner.pretrained(a.arch, data, seed=a.seed).lr_find()
     result.plot().savefig(a.out)
     print(f"{result}\nplot: {a.out}")

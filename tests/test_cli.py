@@ -44,6 +44,9 @@ def test_train_writes_the_run_folder(trained_run):
     assert summary["accuracy"] == pytest.approx(metrics["accuracy"].iloc[-1], abs=1e-6)
     assert 0 <= summary["tta_accuracy"] <= 1 and summary["images_per_second"] > 0
     assert {"arch", "size", "seconds", "valid_loss"} <= set(summary)
+    # 15 steps an epoch: the small-data choices, each said and recorded
+    assert summary["lr_rule"] == "valley" and "rule: valley" in result.stdout
+    assert summary["body_batchnorm"] == "keep" and "keep their pretrained statistics" in result.stdout
     assert "epoch" in result.stdout and "train_loss" in result.stdout
 
 
@@ -69,9 +72,11 @@ def test_evaluate_scores_only_the_held_out_images_of_a_folder_without_valid(tmp_
     from fastlearn.datasets import mnist_folders
     flat = mnist_folders(tmp_path / "digits", n=300) / "train"  # class folders, no valid/: a random split
     out = tmp_path / "run"
-    run("train", flat, "--size", 32, "--bs", 32, "--epochs", 1, "--augment", "none", "--out", out)
+    run("train", flat, "--size", 32, "--bs", 32, "--epochs", 1, "--augment", "none", "--valid-pct", 0.3, "--out", out)
     manifest = json.loads((out / "model" / "manifest.json").read_text())
     summary = json.loads((out / "summary.json").read_text())
+    n = summary["train_images"] + summary["valid_images"]
+    assert summary["valid_images"] == round(0.3 * n)  # the share asked for, not the default 0.2
     assert len(manifest["valid_files"]) == summary["valid_images"]
     r = run("evaluate", out / "model", flat)
     assert f"evaluating on the {summary['valid_images']} image(s)" in r.stdout
@@ -126,6 +131,8 @@ def _one_error_line(stderr: str) -> bool:
     (["--bs", "0"], "--bs: must be a whole number >= 1"),
     (["--size", "4"], "--size: must be a whole number >= 16"),
     (["--resume", "--overwrite"], "not allowed with argument"),
+    (["--valid-pct", "1.5"], "--valid-pct: must be a share between 0 and 1"),
+    (["--valid-pct", "0"], "--valid-pct: must be a share between 0 and 1"),
 ])
 def test_bad_arguments_are_refused_in_one_line_before_any_work(tmp_path, args, says):
     r = run("train", tmp_path / "nowhere", *args, "--out", tmp_path / "run", check=False)

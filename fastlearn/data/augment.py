@@ -160,7 +160,7 @@ class BatchAugment:
 
     @classmethod
     def preset(cls, name: str | Sequence | None, max_zoom: float = 1.1) -> "BatchAugment":
-        """`side_on`, `top_down`, `none` (or None), or a list of transforms."""
+        """`auto`, `side_on`, `top_down`, `none` (or None), or a list of transforms."""
         if name is None:
             return cls([])
         if not isinstance(name, str):
@@ -230,8 +230,8 @@ PRESETS = {
     "side_on": lambda max_zoom: [Flip(), Rotate(10.0), Zoom(max_zoom), Lighting(0.2)],
     "top_down": lambda max_zoom: [Dihedral(), Rotate(10.0), Zoom(max_zoom), Lighting(0.2)],
     "none": lambda max_zoom: [],
-    # side_on without flips until the Learner has looked: after the frozen epoch,
-    # `learn.check_flips()` (which `fastlearn train` and `fine_tune` call) turns them on unless
-    # mirroring changes what the model sees
+    # the default: side_on without flips until the Learner has looked. The first epoch of a fit
+    # ends with `learn.check_flips()`, which turns on flips (or all 8 turns) unless mirroring (or
+    # turning) changes what the model sees
     "auto": lambda max_zoom: [Rotate(10.0), Zoom(max_zoom), Lighting(0.2)],
 }

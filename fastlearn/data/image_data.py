@@ -69,7 +69,7 @@ class ImageData:
         multi_label: bool = False,
         size: int = 224,
         bs: int | None = None,
-        augment: str | Sequence | None = "side_on",
+        augment: str | Sequence | None = "auto",
         max_zoom: float = 1.1,
         on_bad: str = "warn",
         resize_method: str = "crop",
@@ -148,7 +148,7 @@ class ImageData:
         seed: int = 42,
         size: int = 224,
         bs: int | None = None,
-        augment: str | Sequence | None = "side_on",
+        augment: str | Sequence | None = "auto",
         max_zoom: float = 1.1,
         sample: int | None = None,
         **kwargs,
@@ -340,12 +340,13 @@ class ImageData:
         """Test batches in order; targets are -1 (unknown)."""
         return self._dl("test")
 
-    def set_flips(self, on: bool) -> "ImageData":
-        """Mirror training images at random from now on, or not (the other augmentations stay):
-        off for images whose meaning changes in a mirror (digits, text, road signs)."""
-        from fastlearn.data.augment import Flip
-        kept = [t for t in self.augment.transforms if not isinstance(t, Flip)]
-        self.augment = BatchAugment(([Flip()] if on else []) + kept)
+    def set_flips(self, on: bool, turns: bool = False) -> "ImageData":
+        """Mirror training images at random from now on (with `turns`, turn them by multiples of
+        90 degrees too, as top_down does), or not (the other augmentations stay): off for images
+        whose meaning changes in a mirror (digits, text, road signs)."""
+        from fastlearn.data.augment import Dihedral, Flip
+        kept = [t for t in self.augment.transforms if not isinstance(t, (Flip, Dihedral))]
+        self.augment = BatchAugment(([Dihedral()] if on and turns else [Flip()] if on else []) + kept)
         self.augment_spec = self.augment.transforms
         if "train" in self._dls:  # the same loader (and random state), with the new transforms
             self._dls["train"].augment = self.augment

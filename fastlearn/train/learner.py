@@ -22,8 +22,9 @@ from fastlearn.models.fold_batchnorm import batchnorm_folded
 from fastlearn.train import schedules
 from fastlearn.train.callbacks import Callback, ProgressTable, StopOnNaN
 from fastlearn.train.divergence import RollbackOnDivergence
-from fastlearn.train.lr_finder import LRFind, should_stop, smooth_losses
+from fastlearn.train.lr_finder import LRFind, lr_find_iterations, should_stop, smooth_losses, sweep_beta
 from fastlearn.train.metrics import accuracy
+from fastlearn.train.precise_bn import PRECISE_BN_STEPS, recompute_batchnorm
 from fastlearn.train.precompute import TensorLoader, precomputed_activations
 from fastlearn.train.recorder import Recorder
 from fastlearn.train.serialization import load_optimizer, load_state, save_optimizer, save_state
@@ -117,15 +118,21 @@ class Learner:
     `fastlearn.utils.memory`): "auto" keeps every block for batches of up to 64 images at 128 px
     and the blocks up to 32 MB above that (at 224 px: peak 6.4 GB instead of 7.4, steps about
     1.7x slower on 2 cores); True keeps every block always (fastest, most memory); False none.
+    `precise_bn`: after each epoch, recompute the running statistics of the BatchNorm layers
+    that trained over one pass of the training set (`fastlearn.train.precise_bn`); "auto" does
+    it for epochs of fewer than 50 steps, where the running averages lag most.
     """
 
     def __init__(self, model: nn.Module, data, loss_fn: Callable | None = None,
                  metrics: Sequence[Callable] | None = None, opt: str = "adamw", wd: float = 0.01,
                  model_dir: str | Path | None = None, callbacks: Sequence[Callback] = (),
                  mixed_precision: str | bool = "auto", channels_last: str | bool = "auto", progress: bool = True,
-                 flush_denormal: bool = True, reuse_memory: bool | str = "auto"):
+                 flush_denormal: bool = True, reuse_memory: bool | str = "auto", precise_bn: bool | str = "auto"):
         if opt not in ("adamw", "sgd"):
             raise ValueError(f"opt must be 'adamw' or 'sgd', got {opt!r}")
+        if precise_bn not in (True, False, "auto"):
+            raise ValueError(f"precise_bn must be True, False or 'auto', got {precise_bn!r}")
+        self.precise_bn = precise_bn
         self.data = data
         self.device = getattr(data, "device", torch.device("cpu"))
         self.model = model.to(self.device)
@@ -361,8 +368,11 @@ class Learner:
                     if self.stop_training:
                         break
                 row = {"epoch": self.epoch, "train_loss": loss_sum.item() / n_batches if n_batches else float("nan")}
+                if n_batches and (self.precise_bn is True or (self.precise_bn == "auto" and len(train_dl) < PRECISE_BN_STEPS)):
+                    recompute_batchnorm(module, train_dl, self._prepare, self._autocast)
                 row.update(self._evaluate(module, valid_dl))
                 row["time"] = time.perf_counter() - t0
+                self.check_flips()  # data on augment="auto" is decided after its first epoch (a no-op after)
                 for cb in cbs:
                     cb.epoch_end(self, self.epoch, row)
                 self.epoch += 1
@@ -434,50 +444,95 @@ class Learner:
                   callbacks: Sequence[Callback] = ()) -> "Learner":
         """The head for `freeze_epochs` with the body frozen, then everything for `epochs` with
         differential rates from base_lr/2/lr_mult (early layers) to base_lr/2 (head). The frozen
-        body's BatchNorm layers adapt to the data meanwhile (`bn_adapt`), since it will be unfrozen."""
-        if hasattr(self.model, "bn_adapt"):
-            self.model.bn_adapt = True
+        body's BatchNorm statistics follow `settle_batchnorm`."""
+        self.settle_batchnorm()
         self.freeze()
         self.fit_one_cycle(freeze_epochs, base_lr, callbacks=callbacks)
-        self.check_flips()
         self.unfreeze()
         base_lr /= 2
         return self.fit_one_cycle(epochs, slice(base_lr / lr_mult, base_lr), callbacks=callbacks)
 
+    def settle_batchnorm(self) -> str | None:
+        """Decide, before a frozen phase that unfreezing will follow, what the body's BatchNorm
+        statistics do. With 50 or more steps an epoch they follow the data from the frozen
+        phase on (`bn_adapt`), so the head learns on the features it will see once the body
+        trains. With fewer, they keep their pretrained values throughout (`bn_freeze`), as Keras
+        advises for fine-tuning on small data: a few steps move them too little while frozen,
+        and unfreezing would switch them to statistics of batches of a few images, changing every
+        feature the head learned (30 digits a class at 32 px, `fine_tune(3)`: 44.5% adapting,
+        69.5% kept). Returns "adapt" or "keep" (None for a model without these settings)."""
+        if not hasattr(self.model, "bn_adapt"):
+            return None
+        small = len(self.data.train_dl) < PRECISE_BN_STEPS
+        self.model.bn_adapt = not small
+        if small and not self.model.bn_frozen:
+            self.bn_freeze(True)
+            print(f"{len(self.data.train_dl)} steps an epoch: the body's BatchNorm layers keep their pretrained "
+                  "statistics (bn_freeze); learn.bn_freeze(False) to let them follow the data")
+        return "keep" if small else "adapt"
+
     def check_flips(self, margin: float = 0.03) -> dict | None:
         """For data augmented with `augment="auto"` (no flips so far): compare the validation
-        accuracy on the images and on their mirror images. Where mirroring loses clearly more
-        images than it gains (by `margin` of the set, and beyond chance), the images mean something
-        else in a mirror (digits, text) and training goes on without flips; otherwise with them.
-        Says which; returns what was measured and decided, or None when the data is not on "auto"
+        accuracy on the images, on their mirror images and, when mirroring is harmless, on the
+        images turned by 90 degrees. Where a change loses clearly more images than it gains (by
+        `margin` of the set, and beyond chance), the images mean something else once changed so
+        (mirrored: digits, text, road signs; turned: side-on photos) and training goes on without
+        it: side_on's flips for photos, all 8 turns (top_down) for images with no "up", no flips
+        for digits. The first epoch of any fit on such data ends with this check. Says what it
+        decided; returns what was measured and decided, or None when the data is not on "auto"
         (or is multi-label)."""
         data = self.data
         if getattr(data, "augment_spec", None) != "auto" or self.multi_label:
             return None
         loader = data.loader("valid", augment=False, shuffle=False)
 
-        class Mirrored:
-            def __iter__(self):
-                return ((xb.flip(3), yb) for xb, yb in loader)
+        class Changed:
+            def __init__(self, change):
+                self.change = change
 
-        (plain, targets), (mirrored, _) = self._outputs(self.model, loader, Mirrored())
-        right, right_mirrored = plain.argmax(1) == targets, mirrored.argmax(1) == targets
-        acc, acc_mirror = float(right.float().mean()), float(right_mirrored.float().mean())
-        # images only one of the two gets right: mirroring hurts when it loses clearly more than
-        # it gains, by `margin` of the set and by twice the noise of such a count (McNemar's)
-        lost, gained = int((right & ~right_mirrored).sum()), int((~right & right_mirrored).sum())
-        flips = lost - gained <= max(margin * len(targets), 2 * (lost + gained) ** 0.5)
-        data.set_flips(flips)
-        print(f"augment auto: validation accuracy {acc:.1%} on the images, {acc_mirror:.1%} mirrored: "
-              + ("flips on from now on" if flips else "mirroring changes them, so no flips"))
-        self.flip_check = {"accuracy": acc, "mirrored_accuracy": acc_mirror, "flips": flips}
+            def __iter__(self):
+                return ((self.change(xb), yb) for xb, yb in loader)
+
+        (plain, targets), (mirrored, _), (turned, _) = self._outputs(
+            self.model, loader, Changed(lambda x: x.flip(3)), Changed(lambda x: x.rot90(1, (2, 3))))
+        right = plain.argmax(1) == targets
+
+        def harmless(outputs: torch.Tensor) -> bool:
+            # images only one of the two gets right: the change hurts when it loses clearly more
+            # than it gains, by `margin` of the set and by twice the noise of such a count (McNemar's)
+            right_changed = outputs.argmax(1) == targets
+            lost, gained = int((right & ~right_changed).sum()), int((~right & right_changed).sum())
+            return lost - gained <= max(margin * len(targets), 2 * (lost + gained) ** 0.5)
+
+        flips = harmless(mirrored)
+        turns = flips and harmless(turned)
+        data.set_flips(flips, turns)
+        acc = lambda outputs: float((outputs.argmax(1) == targets).float().mean())  # noqa: E731
+        self.flip_check = {"accuracy": acc(plain), "mirrored_accuracy": acc(mirrored),
+                           "turned_accuracy": acc(turned), "flips": flips, "turns": turns}
+        print(f"augment auto: validation accuracy {acc(plain):.1%} on the images, {acc(mirrored):.1%} mirrored, "
+              f"{acc(turned):.1%} turned 90 degrees: "
+              + ("all 8 turns and mirrors from now on (top_down)" if turns else
+                 "flips on from now on (side_on)" if flips else "mirroring changes them, so no flips"))
         return self.flip_check
 
     @_speed_settings
-    def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int = 100) -> LRFind:
+    def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int | None = None,
+                rule: str = "auto") -> LRFind:
         """Sweep the rate up exponentially, one step per mini-batch, until the smoothed loss passes
         4x its minimum (or `num_it` steps); then restore weights and optimizer. Returns an `LRFind`
-        whose `suggestion` is the rate at the minimum / 10 (see `LRFind`), with `plot()` and `plot_lr()`."""
+        whose `suggestion` follows `rule` (see `LRFind`), with `plot()` and `plot_lr()`.
+
+        `num_it` defaults to three epochs' batches, between 40 and 100: the sweep costs at most
+        a few epochs on a small training set (500 images: 4 epochs, not 14). `rule` "auto" is
+        `valley` for epochs under 50 steps and `minimum` (the minimum's tenth) otherwise, the
+        better of the two on each side in bench/lr_rules.py (bench/RESULTS.md, 2026-12-03: 30
+        digits a class, 76.1% against 54.7%; 4,000 digits at 64 px, 96.0% against 97.4%)."""
+        steps = len(self.data.train_dl)
+        if num_it is None:
+            num_it = lr_find_iterations(steps)
+        if rule == "auto":
+            rule = "valley" if steps < PRECISE_BN_STEPS else "minimum"
         train_dl, _, module = self._loaders()
         opt = self._optimizer()
         saved_model = copy.deepcopy(self.model.state_dict())
@@ -502,7 +557,7 @@ class Learner:
                     tried.append(lr)
                     raw.append(loss.item())
                     bar.update()
-                    smoothed = smooth_losses(raw)[-1]
+                    smoothed = smooth_losses(raw, sweep_beta(num_it))[-1]
                     best = min(best, smoothed)
                     stop = should_stop(smoothed, best, len(tried)) or len(tried) >= num_it
                     if stop:
@@ -511,7 +566,7 @@ class Learner:
             bar.close()
             self.model.load_state_dict(saved_model)
             opt.load_state_dict(saved_opt)
-        self.lr_finder = LRFind.from_sweep(tried, raw)
+        self.lr_finder = LRFind.from_sweep(tried, raw, rule=rule, beta=sweep_beta(num_it))
         return self.lr_finder
 
     # ----- predictions and evaluation (fastlearn.infer, fastlearn.interpret) ---------------------------

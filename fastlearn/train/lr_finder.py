@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LRFind", "smooth_losses"]
+__all__ = ["LRFind", "RULES", "lr_find_iterations", "smooth_losses", "sweep_beta"]
 
 
 def smooth_losses(losses: list[float], beta: float = 0.98) -> np.ndarray:
@@ -18,15 +18,21 @@ def smooth_losses(losses: list[float], beta: float = 0.98) -> np.ndarray:
     return np.asarray(out)
 
 
+RULES = ("valley", "minimum", "steep")
+
+
 @dataclass
 class LRFind:
     """The sweep's rates and smoothed losses, and the suggested rate.
 
-    Rule: `suggestion` is the rate at the minimum of the smoothed loss divided by 10, the
-    course's rule of thumb: a rate where the loss is still falling fast, an order of magnitude
-    below the point where it stops improving. `steep` (the rate where the smoothed loss falls
-    fastest, per log-rate) is given as a second opinion. Both lie inside the rates tried.
-    `float(result)` is the suggestion.
+    Three rules are computed, each inside the rates tried and at or below the minimum (where the
+    loss was still improving): `valley` (the default), the first rate where the smoothed loss has
+    come halfway down from its highest point before the minimum to the minimum (fastai's
+    `valley` takes a point half-way along the longest descent instead, which on a short, noisy
+    sweep can start on the flat part at the smallest rates); `minimum`, the rate at
+    the smoothed loss's minimum divided by 10 (the course's rule of thumb); `steep`, where the
+    loss falls fastest per log-rate. On small data the minimum's tenth was the least robust of
+    the three (bench/lr_rules.py; bench/RESULTS.md). `float(result)` is the suggestion.
     """
 
     lrs: np.ndarray
@@ -35,11 +41,16 @@ class LRFind:
     suggestion: float
     lr_min: float
     steep: float
+    valley: float = float("nan")
+    rule: str = "valley"
 
     @classmethod
-    def from_sweep(cls, lrs: list[float], raw: list[float]) -> "LRFind":
+    def from_sweep(cls, lrs: list[float], raw: list[float], rule: str = "valley", beta: float | None = None) -> "LRFind":
+        """`beta`: the smoothing (default 1 - 2 / iterations: 0.98 for a hundred)."""
+        if rule not in RULES:
+            raise ValueError(f"rule must be one of {', '.join(RULES)}; got {rule!r}")
         lrs_a, raw_a = np.asarray(lrs, dtype=float), np.asarray(raw, dtype=float)
-        smooth = smooth_losses(raw)
+        smooth = smooth_losses(raw, beta if beta is not None else sweep_beta(len(raw)))
         finite = np.isfinite(smooth)
         i_min = int(np.nanargmin(np.where(finite, smooth, np.inf)))
         lr_min = float(lrs_a[i_min])
@@ -49,19 +60,31 @@ class LRFind:
                 f"lr_find: the smoothed loss was lowest at the start of the sweep ({lr_min:.1e}); it never fell, "
                 "so the suggestion means little. The model may already be trained at this rate range: look at "
                 "result.plot() and pick a rate by eye (or sweep more iterations).", stacklevel=3)
-        suggestion = float(np.clip(lr_min / 10, lrs_a[0], lrs_a[-1]))
+        minimum = float(np.clip(lr_min / 10, lrs_a[0], lrs_a[-1]))
         if i_min >= 2:
             slope = np.gradient(smooth[: i_min + 1], np.log(lrs_a[: i_min + 1]))
             steep = float(lrs_a[int(np.argmin(slope))])
         else:
             steep = float(lrs_a[0])
-        return cls(lrs_a, smooth, raw_a, suggestion, lr_min, steep)
+        first = int(np.nanargmax(np.where(finite, smooth, -np.inf)[: i_min + 1]))  # the top of the fall
+        halfway = (smooth[first] + smooth[i_min]) / 2
+        valley = float(lrs_a[first + int(np.argmax(smooth[first: i_min + 1] <= halfway))])
+        suggestion = {"valley": valley, "minimum": minimum, "steep": steep}[rule]
+        return cls(lrs_a, smooth, raw_a, suggestion, lr_min, steep, valley, rule)
+
+    def suggest(self, rule: str) -> float:
+        """The rate another rule gives (one of `RULES`)."""
+        if rule not in RULES:
+            raise ValueError(f"rule must be one of {', '.join(RULES)}; got {rule!r}")
+        return {"valley": self.valley, "minimum": float(np.clip(self.lr_min / 10, self.lrs[0], self.lrs[-1])),
+                "steep": self.steep}[rule]
 
     def __float__(self) -> float:
         return self.suggestion
 
     def __repr__(self) -> str:
-        return (f"LRFind(suggestion={self.suggestion:.2e} (minimum {self.lr_min:.2e} / 10), steepest={self.steep:.2e}, "
+        return (f"LRFind(suggestion={self.suggestion:.2e} ({self.rule}), valley={self.valley:.2e}, "
+                f"minimum/10={self.suggest('minimum'):.2e}, steepest={self.steep:.2e}, "
                 f"{len(self.lrs)} iterations from {self.lrs[0]:.1e} to {self.lrs[-1]:.1e})")
 
     def plot(self, skip_start: int = 5, skip_end: int = 3):
@@ -88,6 +111,18 @@ class LRFind:
         ax.set_ylabel("learning rate")
         fig.tight_layout()
         return fig
+
+
+def sweep_beta(iterations: int) -> float:
+    """The smoothing for a sweep of `iterations` steps: 0.98 for a hundred (fastai's), less for
+    shorter sweeps, whose average would otherwise lag several tenths of a decade behind."""
+    return max(0.9, 1 - 2 / max(iterations, 1))
+
+
+def lr_find_iterations(batches_per_epoch: int) -> int:
+    """The sweep's default length: three epochs' batches, at least 40 (fewer leave too few points
+    per decade of rates) and at most 100 (fastai's and the course's)."""
+    return int(min(100, max(40, 3 * batches_per_epoch)))
 
 
 def should_stop(smoothed: float, best: float, iteration: int, factor: float = 4.0) -> bool:

@@ -31,8 +31,9 @@ def test_lr_find_restores_weights_and_suggests_a_tried_rate(digits):
     assert all(torch.equal(opt_before[k], opt_after[k]) for k in opt_before)
     assert result.lrs[0] <= result.suggestion <= result.lrs[-1] and float(result) == result.suggestion
     assert result.lrs[0] == pytest.approx(1e-7) and np.all(np.diff(result.lrs) > 0)
-    # The rule: a tenth of the rate at the smoothed minimum, kept inside the range tried.
-    assert result.suggestion == pytest.approx(max(result.lr_min / 10, result.lrs[0]))
+    # The rule ("auto": valley for epochs under 50 steps), below the smoothed minimum.
+    assert len(digits.train_dl) < 50 and result.rule == "valley"
+    assert result.suggestion == result.valley <= result.lr_min
     assert result.losses[list(result.lrs).index(result.lr_min)] == pytest.approx(result.losses.min())
     assert len(result.plot().axes[0].lines) >= 1 and result.plot_lr() is not None
 
@@ -254,18 +255,21 @@ def test_small_training_sets_get_a_smaller_batch_and_enough_steps(tmp_path, caps
     assert ImageData.from_folder(root, size=32, bs=64).bs == 64  # a batch size given is kept
 
 
-def test_augment_auto_turns_flips_off_for_digits_and_keeps_them_for_shapes(mnist_root, tmp_path):
-    from fastlearn.data.augment import Flip
-    digits = ImageData.from_folder(mnist_root, size=32, augment="auto", progress=False)  # 4,000 and 1,000
+def test_augment_auto_turns_flips_off_for_digits_and_all_turns_on_for_shapes(mnist_root, tmp_path, capsys):
+    from fastlearn.data.augment import Dihedral, Flip
+    digits = ImageData.from_folder(mnist_root, size=32, progress=False)  # 4,000 and 1,000; augment="auto" by default
     learn = Learner.pretrained("tf_efficientnet_lite0", digits, progress=False, seed=0)
-    learn.fit_one_cycle(1, 1e-2)
-    check = learn.check_flips()
-    assert check["accuracy"] - check["mirrored_accuracy"] > 0.03 and not check["flips"]
-    assert not any(isinstance(t, Flip) for t in digits.augment.transforms)
+    learn.fit_one_cycle(1, 1e-2)  # the first epoch of any fit ends with the check
+    check = learn.flip_check
+    assert check["accuracy"] - check["mirrored_accuracy"] > 0.03 and not check["flips"] and not check["turns"]
+    assert not any(isinstance(t, (Flip, Dihedral)) for t in digits.augment.transforms)
+    assert "mirroring changes them, so no flips" in capsys.readouterr().out
     root = make_shape_folders(tmp_path / "s", n_train=40, n_valid=10)
     shapes = ImageData.from_folder(root, size=32, augment="auto", progress=False)
     learn = Learner.pretrained("tf_efficientnet_lite0", shapes, progress=False, seed=0)
-    learn.fit_one_cycle(1, 1e-2)
-    assert not any(isinstance(t, Flip) for t in shapes.train_dl.augment.transforms)
-    assert learn.check_flips()["flips"] and any(isinstance(t, Flip) for t in shapes.augment.transforms)
-    assert any(isinstance(t, Flip) for t in shapes.train_dl.augment.transforms)  # the loader in use too
+    assert not any(isinstance(t, (Flip, Dihedral)) for t in shapes.train_dl.augment.transforms)
+    learn.fit_one_cycle(2, 1e-2)
+    # circles, squares and triangles stay what they are mirrored or turned: all 8 turns
+    assert learn.flip_check["flips"] and learn.flip_check["turns"]
+    assert any(isinstance(t, Dihedral) for t in shapes.train_dl.augment.transforms)  # the loader in use too
+    assert learn.check_flips() is None  # decided once

@@ -1,0 +1,38 @@
+"""lr_find's suggestion rules on sweeps of known shape, and its length on small data."""
+import numpy as np
+import pytest
+
+from fastlearn.train.lr_finder import RULES, LRFind, lr_find_iterations
+
+
+def _sweep(n=60, seed=0, plateau=3.7, bottom=1.0, noise=0.15):
+    """A plateau, a fall between 1e-4 and 1e-1, then a blow-up; noisy like a small batch's losses."""
+    lrs = np.geomspace(1e-7, 10, n)
+    x = np.log10(lrs)
+    loss = bottom + (plateau - bottom) / (1 + np.exp(3 * (x + 2.5))) + np.where(x > -1, 8 * (x + 1) ** 2, 0)
+    loss = loss + np.random.default_rng(seed).normal(0, noise, n)
+    return lrs, loss
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_every_rule_lies_where_the_loss_was_still_falling(seed):
+    lrs, loss = _sweep(seed=seed)
+    result = LRFind.from_sweep(lrs, loss)
+    for rule in RULES:
+        assert lrs[0] <= result.suggest(rule) <= result.lr_min
+    # valley: halfway down the fall, not on the plateau where noise can make a long "descent"
+    assert 1e-4 < result.valley < 3e-2 and result.suggestion == result.valley and float(result) == result.valley
+    assert result.suggest("minimum") == pytest.approx(result.lr_min / 10)
+    assert "valley" in repr(result)
+
+
+def test_another_rule_can_be_asked_for_and_a_wrong_one_is_named():
+    lrs, loss = _sweep()
+    assert LRFind.from_sweep(lrs, loss, rule="minimum").suggestion == LRFind.from_sweep(lrs, loss).suggest("minimum")
+    with pytest.raises(ValueError, match="valley, minimum, steep"):
+        LRFind.from_sweep(lrs, loss, rule="slide")
+
+
+def test_the_sweep_is_in_proportion_to_the_data():
+    assert lr_find_iterations(10) == 40  # 120 images in batches of 12: four epochs, not ten
+    assert lr_find_iterations(20) == 60 and lr_find_iterations(62) == 100 and lr_find_iterations(5000) == 100
