@@ -40,7 +40,13 @@ def test_fastlearn_side_and_ceiling_run_and_the_table_reports_every_phase(compar
     for phase in run["phases"]:
         row = next(line for line in text.splitlines() if line.startswith(f"| {phase} |"))
         assert row.split("|")[4].strip() == "1.00", row
-    assert "| accuracy |" in text
+    # accuracy beside every training phase's time, and the predictions' and TTA's
+    assert "| fastlearn accuracy | fastai accuracy |" in text
+    assert 0 <= run["phases"]["frozen epoch"]["accuracy"] <= 1
+    frozen_row = next(line for line in text.splitlines() if line.startswith("| frozen epoch |"))
+    assert frozen_row.count(f"{100 * run['phases']['frozen epoch']['accuracy']:.1f}%") == 2
+    predict_row = next(line for line in text.splitlines() if line.startswith("| predict |"))
+    assert f"{100 * run['accuracy']:.1f}%" in predict_row
     # Two runs: efficiency from the warm (second) run, against the ceilings measured around it.
     slow = {**run, "phases": {name: {**row, "ceilings": [{k: v / 2 for k, v in c.items()} for c in row["ceilings"]]}
                               if "ceilings" in row else row for name, row in run["phases"].items()}}
