@@ -13,11 +13,7 @@ validation set; "best epoch" is the best of the run's epochs.
 """
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
 import sys
-import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -26,35 +22,29 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 
 def run_case(case: dict, work: Path, epochs: int, seed: int) -> list[dict]:
-    import pandas as pd
     from fastlearn import ImageData, Learner
-    from fastlearn.recipe import RecipeConfig, run_recipe
     from fastlearn.train.lr_finder import RULES
+    from small_folders import train_defaults
     data = ImageData.from_folder(case["data"], size=case["size"], seed=seed, progress=False)
-    learn = Learner.pretrained("tf_efficientnet_lite0", data, seed=seed, progress=False)
-    finder = learn.lr_find()
+    finder = Learner.pretrained("tf_efficientnet_lite0", data, seed=seed, progress=False).lr_find()
     rates: dict[float, list[str]] = {}
     for rule in RULES:
         rates.setdefault(finder.suggest(rule), []).append(rule)
     rows = []
     for lr, rules in rates.items():
-        with tempfile.TemporaryDirectory(dir=work) as out, contextlib.redirect_stdout(io.StringIO()):
-            try:
-                summary = run_recipe(RecipeConfig(data=str(case["data"]), size=case["size"], epochs=epochs, lr=lr,
-                                                  out=out, seed=seed, progress=False))
-            except FloatingPointError:  # the run stopped: the loss exploded
-                summary = {"accuracy": float("nan"), "rollbacks": ["stopped: the loss exploded"]}
-            metrics = pd.read_csv(Path(out) / "metrics.csv")
+        summary = train_defaults(case, work, epochs, seed, lr)
         rows.append(dict(case=case["name"], rules=", ".join(rules), lr=lr, accuracy=summary["accuracy"],
-                         best=float(metrics["accuracy"].max()), rollbacks=len(summary.get("rollbacks", []))))
+                         best=summary["best"], rollbacks=len(summary.get("rollbacks", [])),
+                         stopped=summary.get("stopped", "")))
         print(f"{case['name']}: {rows[-1]['rules']} at {lr:.2e}: {summary['accuracy']:.1%} "
-              f"(best epoch {rows[-1]['best']:.1%})", flush=True)
+              f"(best epoch {rows[-1]['best']:.1%}) {rows[-1]['stopped']}", flush=True)
     return rows
 
 
 def table(rows: list[dict]) -> str:
     lines = ["| folder | rule(s) | rate | final accuracy | best epoch | rollbacks |", "|---|---|---:|---:|---:|---:|"]
-    lines += [f"| {r['case']} | {r['rules']} | {r['lr']:.1e} | {r['accuracy']:.1%} | {r['best']:.1%} | "
+    lines += [f"| {r['case']} | {r['rules']} | {r['lr']:.1e} | "
+              f"{'stopped: ' + r['stopped'] if r['stopped'] else format(r['accuracy'], '.1%')} | {r['best']:.1%} | "
               f"{r['rollbacks']} |" for r in rows]
     return "\n".join(lines)
 
@@ -62,22 +52,13 @@ def table(rows: list[dict]) -> str:
 def main(argv=None) -> int:
     import warnings
     warnings.filterwarnings("ignore")
-    from small_folders import cases
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="the colour folder and 30 digits a class only")
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--work", default=str(ROOT / "bench" / ".work" / "small"))
-    p.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md")
-    a = p.parse_args(argv)
-    work = Path(a.work)
-    work.mkdir(parents=True, exist_ok=True)
-    rows = [r for case in cases(work, a.quick) for r in run_case(case, work, a.epochs, a.seed)]
+    from small_folders import arguments, cases, record
+    a = arguments(__doc__.splitlines()[0], argv)
+    rows = [r for case in cases(a.work, a.quick) for r in run_case(case, a.work, a.epochs, a.seed)]
     text = table(rows)
     print(text)
     if a.record:
-        with open(ROOT / "bench" / "RESULTS.md", "a") as f:
-            f.write(f"\n### lr_find's rules on small folders (bench/lr_rules.py, {date.today()})\n\n{text}\n")
+        record(f"lr_find's rules on small folders (bench/lr_rules.py, {date.today()})", text)
     return 0
 
 

@@ -17,13 +17,8 @@ it is a run that ended worse than it had been.
 """
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
 import sys
-import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,18 +26,15 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 
 def run_fastlearn(case: dict, work: Path, epochs: int, seed: int) -> dict:
-    import pandas as pd
-    from fastlearn.recipe import RecipeConfig, run_recipe
+    from small_folders import train_defaults
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=work) as out, contextlib.redirect_stdout(io.StringIO()):
-        summary = run_recipe(RecipeConfig(data=str(case["data"]), size=case["size"], epochs=epochs, out=out,
-                                          seed=seed, progress=False))
-        best = float(pd.read_csv(Path(out) / "metrics.csv")["accuracy"].max())
-    return dict(accuracy=summary["accuracy"], best=best, seconds=time.perf_counter() - t0, lr=summary["lr"],
-                note=f"bs {summary['bs']}" + (", flips off" if summary.get("augment_auto", {}).get("flips") is False
-                                              else ", all 8 turns" if summary.get("augment_auto", {}).get("turns")
-                                              else "")
-                + (f", {len(summary['rollbacks'])} rollback(s)" if summary.get("rollbacks") else ""))
+    summary = train_defaults(case, work, epochs, seed)
+    check = summary.get("augment_auto", {})
+    note = "stopped: " + summary["stopped"] if "stopped" in summary else f"bs {summary['bs']}"
+    note += (", flips off" if check.get("flips") is False else ", all 8 turns" if check.get("turns") else "")
+    note += f", {len(summary['rollbacks'])} rollback(s)" if summary.get("rollbacks") else ""
+    return dict(accuracy=summary["accuracy"], best=summary["best"], seconds=time.perf_counter() - t0,
+                lr=summary["lr"], note=note)
 
 
 def run_fastai(case: dict, epochs: int, seed: int) -> dict:
@@ -80,30 +72,15 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    import platform
-    import torch
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
-    return f"{date.today()}, {cpu}, {torch.get_num_threads()} torch threads, Python {platform.python_version()}, torch {torch.__version__}"
-
-
 def main(argv=None) -> int:
     import warnings
     warnings.filterwarnings("ignore")
-    from small_folders import cases
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="the colour folder and 30 digits a class only")
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--work", default=str(ROOT / "bench" / ".work" / "small"))
-    p.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md")
-    a = p.parse_args(argv)
-    work = Path(a.work)
-    work.mkdir(parents=True, exist_ok=True)
+    from compare_fastai import machine
+    from small_folders import arguments, cases, record
+    a = arguments(__doc__.splitlines()[0], argv)
     rows = []
-    for case in cases(work, a.quick):
-        row = dict(case=case["name"], fastlearn=run_fastlearn(case, work, a.epochs, a.seed),
+    for case in cases(a.work, a.quick):
+        row = dict(case=case["name"], fastlearn=run_fastlearn(case, a.work, a.epochs, a.seed),
                    fastai=run_fastai(case, a.epochs, a.seed))
         rows.append(row)
         print(f"{case['name']}: fastlearn {row['fastlearn']['accuracy']:.1%}, fastai {row['fastai']['accuracy']:.1%}",
@@ -111,8 +88,7 @@ def main(argv=None) -> int:
     text = f"{machine()}; `--epochs {a.epochs}`, seed {a.seed}\n\n{table(rows)}"
     print(text)
     if a.record:
-        with open(ROOT / "bench" / "RESULTS.md", "a") as f:
-            f.write(f"\n### Small folders, fastlearn train against fastai fine_tune (bench/small_data.py)\n\n{text}\n")
+        record("Small folders, fastlearn train against fastai fine_tune (bench/small_data.py)", text)
     return 0
 
 

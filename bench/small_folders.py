@@ -1,12 +1,17 @@
 """The small image folders issue 22 measures on, built from data that packages ship or generated.
 
 Each builder writes `dest/train/<class>/` and `dest/valid/<class>/` once (a marker file records
-what was written) and returns `dest`. Used by bench/small_data.py and bench/lr_rules.py.
+what was written) and returns `dest`. Used by bench/small_data.py and bench/lr_rules.py, with the
+command-line options, the training run and the recording they share.
 """
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +109,40 @@ def cases(work: Path, quick: bool = False) -> list[dict]:
             dict(name="shapes, 40 a class, 64 px", data=shapes_folder(work / "shapes"), size=64),
         ]
     return rows
+
+
+def arguments(description: str, argv=None) -> argparse.Namespace:
+    """The options both benchmarks take; `work` comes back as a Path that exists."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="the colour folder and 30 digits a class only")
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--work", default=str(ROOT / "bench" / ".work" / "small"))
+    p.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md")
+    a = p.parse_args(argv)
+    a.work = Path(a.work)
+    a.work.mkdir(parents=True, exist_ok=True)
+    return a
+
+
+def train_defaults(case: dict, work: Path, epochs: int, seed: int, lr: str | float = "auto") -> dict:
+    """`fastlearn train` on `case` with every default but `--size`, `--epochs` and `--lr`, in a
+    temporary run folder: its summary, with "best" (the best epoch's accuracy) added. A run
+    stopped by an exploding loss scores NaN, with "stopped" saying so."""
+    import pandas as pd
+    from fastlearn.recipe import RecipeConfig, run_recipe
+    with tempfile.TemporaryDirectory(dir=work) as out, contextlib.redirect_stdout(io.StringIO()):
+        try:
+            summary = run_recipe(RecipeConfig(data=str(case["data"]), size=case["size"], epochs=epochs, lr=lr,
+                                              out=out, seed=seed, progress=False))
+        except FloatingPointError:
+            summary = {"accuracy": float("nan"), "lr": lr, "stopped": "the loss exploded"}
+        metrics = Path(out) / "metrics.csv"  # missing when the first epoch did not finish
+        summary["best"] = float(pd.read_csv(metrics)["accuracy"].max()) if metrics.is_file() else float("nan")
+    return summary
+
+
+def record(title: str, text: str) -> None:
+    """Append a section to bench/RESULTS.md."""
+    with open(ROOT / "bench" / "RESULTS.md", "a") as f:
+        f.write(f"\n### {title}\n\n{text}\n")

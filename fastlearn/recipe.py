@@ -69,13 +69,12 @@ def sgdr_plan(epochs: int) -> tuple[int, int, int]:
     return epochs, 1, 1
 
 
-def unfrozen_rates(lr: float, steps_per_epoch: int) -> list[float]:
+def unfrozen_rates(lr: float, short_epochs: bool) -> list[float]:
     """The recipe's differential rates once the body is unfrozen (early group first). Measured
     with `--epochs 4` (2026-12-03): 30 digits a class at 32 px (10 steps an epoch), 65.9% with
     [lr/100, lr/10, lr], while with [lr/9, lr/3, lr] the unfrozen epochs fell to 7-27% (the
     frozen epoch's 47.2% was kept); 4,000 digits at 64 px (62 steps), 92.7% against 96.0%."""
-    from fastlearn.train.precise_bn import PRECISE_BN_STEPS
-    return [lr / 100, lr / 10, lr] if steps_per_epoch < PRECISE_BN_STEPS else [lr / 9, lr / 3, lr]
+    return [lr / 100, lr / 10, lr] if short_epochs else [lr / 9, lr / 3, lr]
 
 
 def _load_data(cfg: RecipeConfig):
@@ -214,7 +213,7 @@ def run_recipe(cfg: RecipeConfig) -> dict:
             learn.precompute = False
             learn.unfreeze()
             n, cl, cm = sgdr_plan(cfg.epochs - 1)
-            learn.fit(unfrozen_rates(lr, len(data.train_dl)), n, cycle_len=cl, cycle_mult=cm, callbacks=saver,
+            learn.fit(unfrozen_rates(lr, learn.short_epochs), n, cycle_len=cl, cycle_mult=cm, callbacks=saver,
                       initial_epoch=learn.epoch - frozen_epochs)
     except FloatingPointError as e:
         done = state["epoch"]

@@ -24,7 +24,7 @@ from fastlearn.train.callbacks import Callback, ProgressTable, StopOnNaN
 from fastlearn.train.divergence import RollbackOnDivergence
 from fastlearn.train.lr_finder import LRFind, lr_find_iterations, should_stop, smooth_losses, sweep_beta
 from fastlearn.train.metrics import accuracy
-from fastlearn.train.precise_bn import PRECISE_BN_STEPS, recompute_batchnorm
+from fastlearn.train.precise_bn import recompute_batchnorm
 from fastlearn.train.precompute import TensorLoader, precomputed_activations
 from fastlearn.train.recorder import Recorder
 from fastlearn.train.serialization import load_optimizer, load_state, save_optimizer, save_state
@@ -32,7 +32,11 @@ from fastlearn.utils.denormals import flush_denormals
 from fastlearn.utils.memory import reuse_freed_memory
 from fastlearn.utils.precision import amp_dtype, autocast
 
-__all__ = ["Learner", "PrecomputeWarning"]
+__all__ = ["Learner", "PrecomputeWarning", "SHORT_EPOCH_STEPS"]
+
+SHORT_EPOCH_STEPS = 50
+"""An epoch of fewer steps is short: BatchNorm's running averages lag and a few images cannot
+move a pretrained body far. `Learner.short_epochs` decides the small-data defaults with it."""
 
 LRs = float | Sequence[float] | slice
 
@@ -368,7 +372,7 @@ class Learner:
                     if self.stop_training:
                         break
                 row = {"epoch": self.epoch, "train_loss": loss_sum.item() / n_batches if n_batches else float("nan")}
-                if n_batches and (self.precise_bn is True or (self.precise_bn == "auto" and len(train_dl) < PRECISE_BN_STEPS)):
+                if n_batches and (self.precise_bn is True or (self.precise_bn == "auto" and self.short_epochs)):
                     recompute_batchnorm(module, train_dl, self._prepare, self._autocast)
                 row.update(self._evaluate(module, valid_dl))
                 row["time"] = time.perf_counter() - t0
@@ -452,6 +456,13 @@ class Learner:
         base_lr /= 2
         return self.fit_one_cycle(epochs, slice(base_lr / lr_mult, base_lr), callbacks=callbacks)
 
+    @property
+    def short_epochs(self) -> bool:
+        """True when an epoch of the training data is under `SHORT_EPOCH_STEPS` (50) steps: then
+        lr_find suggests `valley`, `precise_bn="auto"` recomputes BatchNorm statistics after each
+        epoch, and `settle_batchnorm` keeps the body's pretrained ones."""
+        return len(self.data.train_dl) < SHORT_EPOCH_STEPS
+
     def settle_batchnorm(self) -> str | None:
         """Decide, before a frozen phase that unfreezing will follow, what the body's BatchNorm
         statistics do. With 50 or more steps an epoch they follow the data from the frozen
@@ -463,7 +474,7 @@ class Learner:
         69.5% kept). Returns "adapt" or "keep" (None for a model without these settings)."""
         if not hasattr(self.model, "bn_adapt"):
             return None
-        small = len(self.data.train_dl) < PRECISE_BN_STEPS
+        small = self.short_epochs
         self.model.bn_adapt = not small
         if small and not self.model.bn_frozen:
             self.bn_freeze(True)
@@ -528,11 +539,10 @@ class Learner:
         `valley` for epochs under 50 steps and `minimum` (the minimum's tenth) otherwise, the
         better of the two on each side in bench/lr_rules.py (bench/RESULTS.md, 2026-12-03: 30
         digits a class, 76.1% against 54.7%; 4,000 digits at 64 px, 96.0% against 97.4%)."""
-        steps = len(self.data.train_dl)
         if num_it is None:
-            num_it = lr_find_iterations(steps)
+            num_it = lr_find_iterations(len(self.data.train_dl))
         if rule == "auto":
-            rule = "valley" if steps < PRECISE_BN_STEPS else "minimum"
+            rule = "valley" if self.short_epochs else "minimum"
         train_dl, _, module = self._loaders()
         opt = self._optimizer()
         saved_model = copy.deepcopy(self.model.state_dict())

@@ -38,10 +38,9 @@ class LRFind:
     lrs: np.ndarray
     losses: np.ndarray  # smoothed
     raw_losses: np.ndarray
-    suggestion: float
     lr_min: float
     steep: float
-    valley: float = float("nan")
+    valley: float
     rule: str = "valley"
 
     @classmethod
@@ -60,7 +59,6 @@ class LRFind:
                 f"lr_find: the smoothed loss was lowest at the start of the sweep ({lr_min:.1e}); it never fell, "
                 "so the suggestion means little. The model may already be trained at this rate range: look at "
                 "result.plot() and pick a rate by eye (or sweep more iterations).", stacklevel=3)
-        minimum = float(np.clip(lr_min / 10, lrs_a[0], lrs_a[-1]))
         if i_min >= 2:
             slope = np.gradient(smooth[: i_min + 1], np.log(lrs_a[: i_min + 1]))
             steep = float(lrs_a[int(np.argmin(slope))])
@@ -69,8 +67,12 @@ class LRFind:
         first = int(np.nanargmax(np.where(finite, smooth, -np.inf)[: i_min + 1]))  # the top of the fall
         halfway = (smooth[first] + smooth[i_min]) / 2
         valley = float(lrs_a[first + int(np.argmax(smooth[first: i_min + 1] <= halfway))])
-        suggestion = {"valley": valley, "minimum": minimum, "steep": steep}[rule]
-        return cls(lrs_a, smooth, raw_a, suggestion, lr_min, steep, valley, rule)
+        return cls(lrs_a, smooth, raw_a, lr_min, steep, valley, rule)
+
+    @property
+    def suggestion(self) -> float:
+        """The rate `rule` gives."""
+        return self.suggest(self.rule)
 
     def suggest(self, rule: str) -> float:
         """The rate another rule gives (one of `RULES`)."""

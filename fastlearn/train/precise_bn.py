@@ -15,10 +15,7 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
-__all__ = ["PRECISE_BN_STEPS", "recompute_batchnorm"]
-
-PRECISE_BN_STEPS = 50
-"""With `precise_bn="auto"`, epochs of fewer steps than this recompute the statistics."""
+__all__ = ["recompute_batchnorm"]
 
 
 @torch.no_grad()
