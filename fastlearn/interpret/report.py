@@ -60,7 +60,7 @@ def write_report(learn, path: str | Path, k_losses: int = 9, predictions=None) -
                                         for c in cols) + "</tr>" for r in learn.recorder.rows)
         parts.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in cols) + f"</tr>{rows}</table>")
     for ev_ in getattr(learn, "rollbacks", []):
-        what = ("the run ended worse than its best epoch" if ev_.get("at_end") else
+        what = ("the run ended worse than its best epoch" if ev_.get("at_end") else ev_.get("reason") or
                 f"validation loss {ev_['valid_loss']:.4f} rose far above the best ({ev_['best_valid_loss']:.4f})")
         parts.append(f"<p class='warn'>Epoch {ev_['epoch']}: {html.escape(what)}; the weights of epoch "
                      f"{ev_['back_to_epoch']} were put back" + ("" if ev_.get("at_end") else

@@ -85,9 +85,11 @@ class ProgressTable(Callback):
 
 
 class StopOnNaN(Callback):
-    """Stops training with a clear error when the loss becomes NaN or infinite, or explodes:
-    grows past `explode` times its first value in this fit (and past 1,000), which only a
-    diverging run does (a rate of 1e6 took the loss to 1e21 without a NaN).
+    """Notices a training loss that becomes NaN or infinite, or explodes: grows past `explode`
+    times its first value in this fit (and past 1,000), which only a diverging run does (a rate
+    of 1e6 took the loss to 1e21 without a NaN). When the Learner's `RollbackOnDivergence` holds
+    a best epoch, its weights come back at a lower rate and training goes on; otherwise training
+    stops with a clear error.
 
     On the CPU every step's loss is checked. On a GPU, where reading a loss waits for the device,
     a flag kept on the device collects every step and is read at least every `every` seconds
@@ -132,7 +134,6 @@ class StopOnNaN(Callback):
     def _raise_if(self, learn, bad: bool, value: float | None) -> None:
         if not bad:
             return
-        learn.stop_training = True
         where = f"by iteration {len(learn.recorder.losses)}"
         if value is not None and math.isfinite(value):
             what = (f"the training loss exploded to {value:.3g} {where} (from {self._first:.3g} at the start of "
@@ -140,6 +141,9 @@ class StopOnNaN(Callback):
         else:
             shown = "" if value is None else f" ({value})"
             what = f"the training loss became NaN or infinite, or exploded,{shown} {where}"
+        if learn.roll_back(what):
+            return
+        learn.stop_training = True
         raise FloatingPointError(
             f"{what}: the learning rate is probably too high. Run learn.lr_find() and pick a smaller rate.")
 

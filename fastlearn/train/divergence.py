@@ -16,8 +16,10 @@ class RollbackOnDivergence(Callback):
     (`learn.lr_scale`), says so, and goes on; at most `max_rollbacks` times. At the end of a fit
     whose last epoch scores below the best by more than `final_margin` (of the metric; relative,
     for the loss), the best epoch's weights are put back, saying so. What happened is in
-    `learn.rollbacks`. Epochs are compared only on the same data: after `set_data` (progressive
-    resizing) the best starts again. A Learner has one by default; remove it from
+    `learn.rollbacks`. A training loss that explodes or becomes NaN in the middle of an epoch
+    (`StopOnNaN`) is undone the same way, when a best epoch exists, instead of stopping the fit.
+    Epochs are compared only on the same data: after `set_data` (progressive resizing) the best
+    starts again. A Learner has one by default; remove it from
     `learn.callbacks` to turn it off."""
 
     def __init__(self, factor: float = 1.5, min_rise: float = 0.1, lower: float = 10.0, max_rollbacks: int = 3,
@@ -71,15 +73,28 @@ class RollbackOnDivergence(Callback):
             self._keep(learn, epoch, loss, score)
             return
         diverged = loss > best["valid_loss"] * self.factor and loss - best["valid_loss"] >= self.min_rise
-        if not diverged or len(learn.rollbacks) >= self.max_rollbacks:
-            return
+        if diverged:
+            self.roll_back(learn, epoch, f"validation loss {loss:.4f} rose far above the best "
+                                         f"({best['valid_loss']:.4f}, epoch {best['epoch']})", valid_loss=loss)
+
+    def can_roll_back(self, learn) -> bool:
+        """Whether a best epoch on this data is kept and rollbacks are left."""
+        return (self._best is not None and self._best["data"] is learn.data
+                and len(learn.rollbacks) < self.max_rollbacks)
+
+    def roll_back(self, learn, epoch: int, why: str, valid_loss: float | None = None) -> bool:
+        """Put back the best epoch's weights and divide the rates by `lower`, saying `why`;
+        False (nothing done) when `can_roll_back` is not."""
+        if not self.can_roll_back(learn):
+            return False
+        best = self._best
         self._restore(learn)
         learn.lr_scale /= self.lower
-        event = {"epoch": epoch, "valid_loss": loss, "back_to_epoch": best["epoch"],
-                 "best_valid_loss": best["valid_loss"], "lr_scale": learn.lr_scale}
-        learn.rollbacks.append(event)
-        print(f"epoch {epoch}: validation loss {loss:.4f} rose far above the best ({best['valid_loss']:.4f}, epoch "
-              f"{best['epoch']}): its weights are back and the learning rates are now {learn.lr_scale:g}x")
+        learn.rollbacks.append({"epoch": epoch, "valid_loss": valid_loss, "reason": why, "back_to_epoch": best["epoch"],
+                                "best_valid_loss": best["valid_loss"], "lr_scale": learn.lr_scale})
+        print(f"epoch {epoch}: {why}: the weights of epoch {best['epoch']} are back and the learning rates "
+              f"are now {learn.lr_scale:g}x")
+        return True
 
     def fit_end(self, learn):
         rows = [r for r in learn.recorder.rows if "valid_loss" in r]

@@ -416,6 +416,14 @@ class Learner:
             row[getattr(m, "__name__", type(m).__name__)] = float(m(logits, targets))
         return row
 
+    def roll_back(self, why: str) -> bool:
+        """Put back the best epoch's weights at a tenth of the rate (the Learner's
+        `RollbackOnDivergence`), saying `why`; False when there is none to go back to."""
+        for cb in self.callbacks:
+            if isinstance(cb, RollbackOnDivergence):
+                return cb.roll_back(self, self.epoch, why)
+        return False
+
     def validate(self) -> dict:
         """Validation loss and metrics of the model as it is now."""
         _, valid_dl, module = self._loaders()

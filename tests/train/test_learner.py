@@ -245,6 +245,18 @@ def test_a_diverging_epoch_is_undone_and_training_goes_on_at_a_lower_rate(digits
     assert any(r["valid_loss"] > 1.5 * rows[0]["valid_loss"] for r in rows[1:])  # it did diverge
 
 
+def test_a_training_loss_exploding_mid_epoch_is_undone_instead_of_stopping_the_fit(digits, capsys):
+    learn = Learner.pretrained("tf_efficientnet_lite0", digits, progress=False, seed=0)
+    learn.fit_one_cycle(1, 2e-3)
+    good = learn.validate()
+    learn.unfreeze()
+    learn.fit(30.0, 2)  # AdamW at 30: the training loss passes 1e4 times its start within the epoch
+    exploded = [r for r in learn.rollbacks if "exploded" in r.get("reason", "")]
+    assert exploded and exploded[0]["back_to_epoch"] == 0 and exploded[0]["lr_scale"] == 0.1
+    assert "the training loss exploded" in capsys.readouterr().out
+    assert learn.validate()["accuracy"] >= good["accuracy"] - 0.01  # the fit ended on the best epoch's weights
+
+
 def test_small_training_sets_get_a_smaller_batch_and_enough_steps(tmp_path, capsys):
     from fastlearn.data.image_data import auto_batch_size
     assert auto_batch_size(5000) == 64 and auto_batch_size(640) == 64 and auto_batch_size(120) == 12
