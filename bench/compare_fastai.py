@@ -157,7 +157,7 @@ class Phases:
 def lite0_state_dict():
     """The packaged Lite0 ImageNet weights, renamed onto timm's tf_efficientnet_lite0."""
     import timm
-    from fastlearn.models.weights import load_positional, packaged_weights_file, read_state_dict
+    from fastlearn.vision.models.weights import load_positional, packaged_weights_file, read_state_dict
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0, global_pool="")
     path = packaged_weights_file("tf_efficientnet_lite0")
     load_positional(model, read_state_dict(path), str(path))
@@ -190,7 +190,7 @@ def training_phases(ph: Phases, learn, case: dict, n_images: int, ceiling=None, 
 def worker_fastlearn(case: dict, work: Path, seed: int) -> dict:
     import torch
     from fastlearn import ImageData, Learner
-    from fastlearn.data import Lighting, Rotate, Zoom
+    from fastlearn.vision.data import Lighting, Rotate, Zoom
     torch.manual_seed(seed)
     ph = Phases()
     augment = [Rotate(AUG["max_rotate"]), Zoom(AUG["max_zoom"]), Lighting(AUG["max_lighting"])]
@@ -266,7 +266,7 @@ def model_ceiling(model, case: dict, kinds: tuple[str, ...], seed: int = 0, step
     import contextlib
     import copy
     import torch
-    from fastlearn.models.fold_batchnorm import batchnorm_folded
+    from fastlearn.vision.kernels.fold_batchnorm import batchnorm_folded
     from fastlearn.train.learner import fuses_adamw
     from fastlearn.utils.denormals import flush_denormals
     from fastlearn.utils.memory import reuse_freed_memory

@@ -31,8 +31,8 @@ def main(argv=None) -> int:
     import torch
     import torch.nn.functional as F
 
-    from fastlearn.models.fold_batchnorm import batchnorm_folded
-    from fastlearn.models.zoo import create_classifier
+    from fastlearn.vision.kernels.fold_batchnorm import batchnorm_folded
+    from fastlearn.vision.models.zoo import create_classifier
     from fastlearn.utils.memory import reuse_freed_memory
 
     torch.set_flush_denormal(True)

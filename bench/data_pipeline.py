@@ -48,7 +48,7 @@ def make_jpegs(root: Path, n: int, seed: int = 0) -> Path:
 def time_fastlearn(root: Path, cache: Path, size: int, bs: int, augment: bool) -> tuple[float, float, int]:
     """(seconds to open the data, seconds in all, images): one epoch of augmented device
     batches, or with `augment=False` of the raw uint8 batches the loader reads from the cache."""
-    from fastlearn.data import ImageData
+    from fastlearn.vision.data import ImageData
     t0 = time.perf_counter()
     data = ImageData.from_folder(root, valid_pct=0.01, size=size, bs=bs, cache_dir=cache, progress=False)
     t_open = time.perf_counter() - t0

@@ -26,7 +26,7 @@ def one(arch: str, size: int, bs: int, channels_last: bool, bf16: bool, benchmar
     """Run in the fresh process: the first and later evaluation passes and training steps."""
     sys.path.insert(0, str(ROOT))
     import torch
-    from fastlearn.models.zoo import create_classifier
+    from fastlearn.vision.models.zoo import create_classifier
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
     torch.backends.cudnn.benchmark = benchmark

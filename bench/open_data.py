@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     def fastlearn():
         return ImageData.from_folder(digits, size=64, bs=64, cache_dir=cache, progress=False)
 
-    from fastlearn.data.cache import _checksum
+    from fastlearn.vision.data.cache import _checksum
     runs = {"fastlearn": fastlearn, "listing": lambda: bare_listing(digits)}
     try:
         from fastai.vision.all import ImageDataLoaders, Resize

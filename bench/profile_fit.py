@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     from torch.profiler import ProfilerActivity, profile
 
     from fastlearn import ImageData, Learner
-    from fastlearn.data import Lighting, Rotate, Zoom
+    from fastlearn.vision.data import Lighting, Rotate, Zoom
     from fastlearn.datasets import mnist_folders
 
     work = Path(a.work)

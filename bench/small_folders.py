@@ -130,7 +130,7 @@ def train_defaults(case: dict, work: Path, epochs: int, seed: int, lr: str | flo
     temporary run folder: its summary, with "best" (the best epoch's accuracy) added. A run
     stopped by an exploding loss scores NaN, with "stopped" saying so."""
     import pandas as pd
-    from fastlearn.recipe import RecipeConfig, run_recipe
+    from fastlearn.vision.recipe import RecipeConfig, run_recipe
     with tempfile.TemporaryDirectory(dir=work) as out, contextlib.redirect_stdout(io.StringIO()):
         try:
             summary = run_recipe(RecipeConfig(data=str(case["data"]), size=case["size"], epochs=epochs, lr=lr,

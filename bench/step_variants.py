@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
 
     import torch
-    from fastlearn.models.zoo import create_classifier
+    from fastlearn.vision.models.zoo import create_classifier
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
     n = a.steps or (40 if cuda else 5)

@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import numpy as np
 
 from fastlearn.course import ConvLearner, ImageClassifierData, accuracy_np, tfms_from_model
-from fastlearn.data import Lighting, Rotate, Zoom
+from fastlearn.vision.data import Lighting, Rotate, Zoom
 from fastlearn.datasets import mnist_folders
 
 OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/lesson1")

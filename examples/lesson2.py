@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fastlearn.course import ConvLearner, ImageClassifierData, accuracy_np, get_cv_idxs, tfms_from_model
-from fastlearn.data import Lighting, Rotate, Zoom
+from fastlearn.vision.data import Lighting, Rotate, Zoom
 from fastlearn.datasets import mnist_csv
 from fastlearn.infer.submission import kaggle_log_loss
 

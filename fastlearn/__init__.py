@@ -4,10 +4,10 @@
     data = ImageData.from_folder("path/to/images", size=224)
     learn = Learner.pretrained("tf_efficientnet_lite0", data); learn.fine_tune(3)
 """
-from fastlearn.data import ImageData, random_split
+from fastlearn.vision.data import ImageData, random_split
 from fastlearn.infer import load_learner
 from fastlearn.interpret import Interpretation
-from fastlearn.models import list_models
+from fastlearn.vision.models import list_models
 from fastlearn.train import Learner
 from fastlearn.utils.seed import seed_everything
 

@@ -26,7 +26,7 @@ import logging
 import os
 from pathlib import Path
 
-from fastlearn.data.images import BadImageError
+from fastlearn.vision.data.images import BadImageError
 
 __all__ = ["make_app", "serve", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS"]
 

@@ -150,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_train(a) -> None:
-    from fastlearn.recipe import RecipeConfig, run_recipe
+    from fastlearn.vision.recipe import RecipeConfig, run_recipe
     out = a.out or str(Path("runs") / Path(a.data).resolve().name)
     run_recipe(RecipeConfig(data=a.data, csv=a.csv, folder=a.folder, suffix=a.suffix, arch=a.arch, size=a.size,
                             bs=a.bs, epochs=a.epochs, lr=a.lr, augment=a.augment, precompute=a.precompute,
@@ -163,7 +163,7 @@ def _cmd_lr_find(a) -> None:
     import matplotlib
     matplotlib.use("Agg")
     from fastlearn import Learner
-    from fastlearn.recipe import RecipeConfig, _load_data
+    from fastlearn.vision.recipe import RecipeConfig, _load_data
     data = _load_data(RecipeConfig(data=a.data, csv=a.csv, folder=a.folder, suffix=a.suffix, size=a.size, bs=a.bs,
                                    augment=a.augment, multi_label=a.multi_label, label_delim=a.label_delim,
                                    valid_pct=a.valid_pct, seed=a.seed))
@@ -175,7 +175,7 @@ def _cmd_lr_find(a) -> None:
 def _cmd_evaluate(a) -> None:
     import torch
     from fastlearn import load_learner
-    from fastlearn.data.items import items_from_folders
+    from fastlearn.vision.data.items import items_from_folders
     from fastlearn.infer.predictions import evaluate
     pred = load_learner(a.model)
     root = Path(a.data)
@@ -195,7 +195,7 @@ def _held_out(items, root: Path, valid_files: list[str] | None):
     """Of the images in `root` (a folder without valid/), those the model was validated on, when
     the bundle records them and `root` has them; else all, with a warning that the score flatters."""
     import warnings
-    from fastlearn.data.items import Items
+    from fastlearn.vision.data.items import Items
     if valid_files:
         wanted, base = set(valid_files), root.resolve()
         # recorded relative to the folder training was given: this one, or the one above it (DATA/train)
@@ -216,7 +216,7 @@ def _cmd_predict(a) -> None:
 
     import pandas as pd
     from fastlearn import load_learner
-    from fastlearn.data.items import list_images, printable
+    from fastlearn.vision.data.items import list_images, printable
     from fastlearn.utils.atomic import atomic_path
     pred = load_learner(a.model)
     files = []
@@ -245,7 +245,7 @@ def _cmd_predict(a) -> None:
 
 def _cmd_export(a) -> None:
     from fastlearn import load_learner
-    from fastlearn.infer.onnx_export import export_onnx
+    from fastlearn.vision.onnx_export import export_onnx
     pred = load_learner(a.model, device="cpu")
     print(export_onnx(pred.model, a.onnx, pred.size, pred.temperature, pred.multi_label))
 

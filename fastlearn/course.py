@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fastlearn.data import ImageData, random_split
+from fastlearn.vision.data import ImageData, random_split
 from fastlearn.train import Learner
 
 __all__ = ["ImageClassifierData", "ConvLearner", "tfms_from_model", "transforms_side_on", "transforms_top_down",

@@ -15,9 +15,9 @@ def run_demo(out: str | Path = "runs/demo", size: int = 64, bs: int = 64, arch: 
     import matplotlib
     matplotlib.use("Agg")
     from fastlearn import ImageData
-    from fastlearn.data import Lighting, Rotate, Zoom
+    from fastlearn.vision.data import Lighting, Rotate, Zoom
     from fastlearn.datasets import mnist_folders
-    from fastlearn.recipe import RecipeConfig, run_recipe
+    from fastlearn.vision.recipe import RecipeConfig, run_recipe
 
     out = Path(out)
     root = mnist_folders(out / "mnist")

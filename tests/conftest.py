@@ -75,7 +75,7 @@ def trained_digits(mnist_root):
     differential rates. Digits must not be mirrored: rotation, zoom and lighting only.
     Tests that change the learner (e.g. its temperature) put it back."""
     from fastlearn import ImageData, Learner
-    from fastlearn.data import Lighting, Rotate, Zoom
+    from fastlearn.vision.data import Lighting, Rotate, Zoom
     test_dir = mnist_root / "test"
     if not test_dir.exists():  # unlabelled copies of a few validation digits, as a test folder
         test_dir.mkdir()

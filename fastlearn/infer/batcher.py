@@ -82,7 +82,7 @@ class PredictionBatcher:
         return batch
 
     def _run(self) -> None:
-        from fastlearn.models.fold_batchnorm import batchnorm_folded
+        from fastlearn.vision.kernels.fold_batchnorm import batchnorm_folded
         import torch
         with torch.no_grad(), batchnorm_folded(self.predictor.model) as model:  # folded once for the server's life
             while (batch := self._collect()) is not None:

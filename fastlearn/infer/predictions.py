@@ -23,7 +23,7 @@ _HOW = {"test": "pass test='<folder of unlabelled images>' to ImageData.from_fol
 
 def require_split(data, split: str) -> None:
     """DataError, saying how to give one, when `split` of `data` holds no items."""
-    from fastlearn.data.items import DataError
+    from fastlearn.vision.data.items import DataError
     if split in _HOW and len(data._split_idx(split)) == 0:
         raise DataError(f"the data has no {split} set, so there is nothing to predict: {_HOW[split]}.")
 

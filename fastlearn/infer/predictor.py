@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fastlearn.data.images import MAX_PIXELS, BadImageError, decode_bytes, load_resized, resize_square, to_rgb_image
-from fastlearn.data.items import list_images, printable
-from fastlearn.data.loaders import default_device, eval_batch
+from fastlearn.vision.data.images import MAX_PIXELS, BadImageError, decode_bytes, load_resized, resize_square, to_rgb_image
+from fastlearn.vision.data.items import list_images, printable
+from fastlearn.vision.data.loaders import default_device, eval_batch
 from fastlearn.infer.bundle import read_manifest
 from fastlearn.infer.predictions import probabilities
-from fastlearn.models.fold_batchnorm import batchnorm_folded
+from fastlearn.vision.kernels.fold_batchnorm import batchnorm_folded
 from fastlearn.utils.atomic import atomic_path
 from fastlearn.utils.denormals import flush_denormals
 from fastlearn.utils.precision import amp_dtype, autocast
@@ -37,8 +37,8 @@ class Prediction:
 
 
 def _rebuild(manifest: dict):
-    from fastlearn.models.classifier import Classifier
-    from fastlearn.models.zoo import create_body
+    from fastlearn.vision.models.classifier import Classifier
+    from fastlearn.vision.models.zoo import create_body
     arch = manifest["arch"]
     if arch.startswith("torchvision."):
         import torchvision
@@ -91,7 +91,7 @@ class Predictor:
 
 
     def _augment(self):
-        from fastlearn.data.augment import BatchAugment
+        from fastlearn.vision.data.augment import BatchAugment
         spec = self.manifest.get("augment")
         if not spec:
             raise ValueError("this bundle records no training augmentation (custom transforms, or none), "

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastlearn.data.show import image_grid
+from fastlearn.vision.data.show import image_grid
 
 __all__ = ["Interpretation"]
 

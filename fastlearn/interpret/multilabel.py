@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fastlearn.data.show import image_grid
+from fastlearn.vision.data.show import image_grid
 from fastlearn.train.multilabel import per_tag_report
 
 __all__ = ["MultiLabelInterpretation"]

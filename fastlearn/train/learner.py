@@ -18,14 +18,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from fastlearn.models.fold_batchnorm import batchnorm_folded
+from fastlearn.vision.kernels.fold_batchnorm import batchnorm_folded
 from fastlearn.train import schedules
 from fastlearn.train.callbacks import Callback, ProgressTable, StopOnNaN
 from fastlearn.train.divergence import RollbackOnDivergence
 from fastlearn.train.lr_finder import LRFind, lr_find_iterations, should_stop, smooth_losses, sweep_beta
 from fastlearn.train.metrics import accuracy
 from fastlearn.train.precise_bn import recompute_batchnorm
-from fastlearn.train.precompute import TensorLoader, precomputed_activations
+from fastlearn.vision.precompute import TensorLoader, precomputed_activations
 from fastlearn.train.recorder import Recorder
 from fastlearn.train.serialization import load_optimizer, load_state, save_optimizer, save_state
 from fastlearn.utils.denormals import flush_denormals
@@ -185,7 +185,7 @@ class Learner:
         `pretrained=False` for random weights. The data is normalised with the model's statistics.
         `train_bn`: train the normalisation layers of frozen groups (default: for a random body only).
         """
-        from fastlearn.models.zoo import create_classifier
+        from fastlearn.vision.models.zoo import create_classifier
         if data is None:
             raise ValueError("Learner.pretrained(arch, data): pass the data to train on")
         if seed is not None:
@@ -673,7 +673,7 @@ class Learner:
 
     def to_onnx(self, path: str | Path) -> Path:
         """ONNX file taking normalised images (N, 3, size, size) and returning calibrated probabilities."""
-        from fastlearn.infer.onnx_export import export_onnx
+        from fastlearn.vision.onnx_export import export_onnx
         try:
             return export_onnx(self.model, path, self.data.size, self.temperature, self.multi_label)
         finally:

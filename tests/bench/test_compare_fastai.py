@@ -57,7 +57,7 @@ def test_fastlearn_side_and_ceiling_run_and_the_table_reports_every_phase(compar
 
 
 def test_the_ceiling_measures_a_copy_and_leaves_the_model_as_it_was(compare):
-    from fastlearn.models.zoo import create_classifier
+    from fastlearn.vision.models.zoo import create_classifier
     model = create_classifier("resnet18", 10, pretrained=False)
     model.freeze_to(-1)
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -82,7 +82,7 @@ def test_generated_photos_are_photo_sized_jpegs_in_class_folders(compare, tmp_pa
 
 
 def test_measuring_the_ceiling_leaves_the_random_stream_of_the_measured_run_alone(compare):
-    from fastlearn.models.zoo import create_classifier
+    from fastlearn.vision.models.zoo import create_classifier
     model = create_classifier("resnet18", 10, pretrained=False)  # its head has dropout
     torch.manual_seed(5)
     expected = torch.rand(3)

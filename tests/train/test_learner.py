@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from fastlearn import ImageData, Learner
-from fastlearn.data import Lighting, Rotate, Zoom
+from fastlearn.vision.data import Lighting, Rotate, Zoom
 from fastlearn.train import Callback, KeepBest, PrecomputeWarning, SaveEveryEpoch, StopOnNaN
-from fastlearn.train.precompute import precomputed_activations
+from fastlearn.vision.precompute import precomputed_activations
 from tests.conftest import make_shape_folders
 
 
@@ -209,7 +209,7 @@ def test_a_nan_loss_on_a_gpu_still_stops_training_with_a_clear_error(digits):
 
 
 def test_verbs_on_a_missing_split_say_how_to_give_one(digits, tmp_path):
-    from fastlearn.data.items import DataError
+    from fastlearn.vision.data.items import DataError
     learn = Learner.pretrained("tf_efficientnet_lite0", digits, progress=False)
     assert len(digits.test_idx) == 0
     with pytest.raises(DataError, match="no test set.*test='<folder of unlabelled images>'"):
@@ -258,7 +258,7 @@ def test_a_training_loss_exploding_mid_epoch_is_undone_instead_of_stopping_the_f
 
 
 def test_small_training_sets_get_a_smaller_batch_and_enough_steps(tmp_path, capsys):
-    from fastlearn.data.image_data import auto_batch_size
+    from fastlearn.vision.data.image_data import auto_batch_size
     assert auto_batch_size(5000) == 64 and auto_batch_size(640) == 64 and auto_batch_size(120) == 12
     assert auto_batch_size(30) == 8
     root = make_shape_folders(tmp_path / "s", n_train=40, n_valid=4)  # 120 training images
@@ -268,7 +268,7 @@ def test_small_training_sets_get_a_smaller_batch_and_enough_steps(tmp_path, caps
 
 
 def test_augment_auto_turns_flips_off_for_digits_and_all_turns_on_for_shapes(mnist_root, tmp_path, capsys):
-    from fastlearn.data.augment import Dihedral, Flip
+    from fastlearn.vision.data.augment import Dihedral, Flip
     digits = ImageData.from_folder(mnist_root, size=32, progress=False)  # 4,000 and 1,000; augment="auto" by default
     learn = Learner.pretrained("tf_efficientnet_lite0", digits, progress=False, seed=0)
     learn.fit_one_cycle(1, 1e-2)  # the first epoch of any fit ends with the check
