@@ -51,18 +51,19 @@ class LRFind:
         lrs_a, raw_a = np.asarray(lrs, dtype=float), np.asarray(raw, dtype=float)
         smooth = smooth_losses(raw, beta if beta is not None else sweep_beta(len(raw)))
         finite = np.isfinite(smooth)
-        i_min = int(np.nanargmin(np.where(finite, smooth, np.inf)))
+        # Every rule looks past the first tenth of the sweep: there the average holds a few batches
+        # only, and one odd first batch became the minimum (a loss of 2.8 among 3.5s), or the top of
+        # the fall and its steepest part (4.7 among 3.7s), all on the flat start: 30 digits a class
+        # in batches of 8-10 were given 1e-7 to 2.3e-7 and stayed at chance (8-10%).
+        skip = min(max(3, len(lrs_a) // 10), max(len(lrs_a) - 3, 0))
+        i_min = skip + int(np.nanargmin(np.where(finite, smooth, np.inf)[skip:]))
         lr_min = float(lrs_a[i_min])
-        if i_min < max(3, len(lrs_a) // 10):
+        if i_min == skip and len(lrs_a) > 3:
             import warnings
             warnings.warn(
                 f"lr_find: the smoothed loss was lowest at the start of the sweep ({lr_min:.1e}); it never fell, "
                 "so the suggestion means little. The model may already be trained at this rate range: look at "
                 "result.plot() and pick a rate by eye (or sweep more iterations).", stacklevel=3)
-        # Both rules look past the first tenth of the sweep: there the average holds a few batches
-        # only, and one bad first batch (a loss of 4.7 among 3.7s) was the "top" of the fall and its
-        # steepest part, both on the flat start (30 digits a class: 2.3e-7 and 8% accuracy).
-        skip = min(max(3, len(lrs_a) // 10), i_min)
         if i_min - skip >= 2:
             slope = np.gradient(smooth[skip: i_min + 1], np.log(lrs_a[skip: i_min + 1]))
             steep = float(lrs_a[skip + int(np.argmin(slope))])
