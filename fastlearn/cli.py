@@ -79,7 +79,7 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", default="tf_efficientnet_lite0", help="timm model name (default tf_efficientnet_lite0)")
     p.add_argument("--size", type=_whole(MIN_SIZE), default=224, help="image size in pixels (default 224)")
     p.add_argument("--bs", type=_whole(1), default=None,
-                   help="batch size (default 64, less when that gives fewer than 10 steps an epoch)")
+                   help="batch size (default 64, less when that gives fewer than 30 steps an epoch)")
     p.add_argument("--augment", default="auto", choices=["auto", "side_on", "top_down", "none"],
                    help="auto (default): rotation, zoom and lighting, and after the first epoch flips (side_on) "
                         "or all 8 turns (top_down) unless mirroring or turning the images hurts; or force "

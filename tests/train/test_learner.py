@@ -259,11 +259,11 @@ def test_a_training_loss_exploding_mid_epoch_is_undone_instead_of_stopping_the_f
 
 def test_small_training_sets_get_a_smaller_batch_and_enough_steps(tmp_path, capsys):
     from fastlearn.vision.data.image_data import auto_batch_size
-    assert auto_batch_size(5000) == 64 and auto_batch_size(640) == 64 and auto_batch_size(120) == 12
-    assert auto_batch_size(30) == 8
+    assert auto_batch_size(5000) == 64 and auto_batch_size(1920) == 64 and auto_batch_size(640) == 21
+    assert auto_batch_size(300) == 10 and auto_batch_size(120) == 8 and auto_batch_size(30) == 8
     root = make_shape_folders(tmp_path / "s", n_train=40, n_valid=4)  # 120 training images
     data = ImageData.from_folder(root, size=32)
-    assert data.bs == 12 and len(data.train_dl) == 10 and "batch size 12 instead of 64" in capsys.readouterr().out
+    assert data.bs == 8 and len(data.train_dl) == 15 and "batch size 8 instead of 64" in capsys.readouterr().out
     assert ImageData.from_folder(root, size=32, bs=64).bs == 64  # a batch size given is kept
 
 

@@ -22,7 +22,7 @@ def test_the_statistics_are_the_exact_average_and_frozen_layers_keep_theirs():
 
 
 def _head_stats_after_one_epoch(root, precise_bn):
-    data = ImageData.from_folder(root, size=32, augment="none", progress=False)  # 120 images: 10 steps of 12
+    data = ImageData.from_folder(root, size=32, bs=12, augment="none", progress=False)  # 120 images: 10 steps of 12
     learn = Learner.pretrained("tf_efficientnet_lite0", data, seed=0, progress=False, precise_bn=precise_bn)
     learn.fit_one_cycle(1, 1e-2)
     learn.model.eval()

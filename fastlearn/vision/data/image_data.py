@@ -20,13 +20,16 @@ from fastlearn.vision.data.loaders import DeviceLoader, default_device
 __all__ = ["ImageData", "BadImageWarning", "IMAGENET_STATS", "auto_batch_size", "DEFAULT_BS"]
 
 DEFAULT_BS = 64
-MIN_STEPS = 10  # an epoch of fewer steps leaves lr_find and the schedules nothing to work with
+# An epoch of fewer steps leaves lr_find and the schedules little to work with. 30 digits a class
+# at 32 px, 4 epochs, four seeds (2026-12-03): batch 10 (30 steps) 73% on average, batch 15 64%,
+# batch 30 (10 steps) 62%.
+MIN_STEPS = 30
 MIN_AUTO_BS = 8  # below this, BatchNorm's batch statistics are noise
 
 
 def auto_batch_size(n_train: int, bs: int = DEFAULT_BS) -> int:
-    """`bs`, or less when `n_train` images would give fewer than ten batches an epoch: the largest
-    batch that gives ten (at least 8 images). 120 images: batch 12 instead of one step of 64."""
+    """`bs`, or less when `n_train` images would give fewer than 30 batches an epoch: the largest
+    batch that gives 30 (at least 8 images). 300 images: batch 10 instead of 4 steps of 64."""
     if n_train >= MIN_STEPS * bs:
         return bs
     return max(min(bs, MIN_AUTO_BS), n_train // MIN_STEPS)
