@@ -1,16 +1,37 @@
-"""fastlearn: point it at labelled images, get a state-of-the-art classifier.
+"""fastlearn: the fast.ai course's system on today's PyTorch, for images and tables.
 
-    from fastlearn import ImageData, Learner
+    from fastlearn import ImageData, TabularData, Learner, load_learner
     data = ImageData.from_folder("path/to/images", size=224)
     learn = Learner.pretrained("tf_efficientnet_lite0", data); learn.fine_tune(3)
+
+    data = TabularData.from_csv("titanic.csv", target="survived")
+    learn = Learner.tabular(data); learn.fit_one_cycle(10, 1e-2)
+
+The names below are the public API; they are imported when first used, so that `fastlearn
+--help` answers without loading PyTorch.
 """
-from fastlearn.vision.data import ImageData, random_split
-from fastlearn.infer import load_learner
-from fastlearn.interpret import Interpretation
-from fastlearn.vision.models import list_models
-from fastlearn.train import Learner
-from fastlearn.utils.seed import seed_everything
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
-__all__ = ["ImageData", "Learner", "Interpretation", "list_models", "load_learner", "random_split",
-           "seed_everything", "__version__"]
+
+_WHERE = {
+    "ImageData": "fastlearn.vision.data", "random_split": "fastlearn.vision.data",
+    "list_models": "fastlearn.vision.models", "TabularData": "fastlearn.tabular.data",
+    "Learner": "fastlearn.train.learner", "load_learner": "fastlearn.load",
+    "Interpretation": "fastlearn.interpret.interpretation", "seed_everything": "fastlearn.utils.seed",
+}
+__all__ = [*_WHERE, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fastlearn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_WHERE))

@@ -2,6 +2,10 @@
 
     fastlearn serve runs/demo/model --port 7860
     curl --data-binary @digit.png http://127.0.0.1:7860/predict
+    curl -H 'Content-Type: application/json' -d '{"sex": "female", "age": 30}' http://127.0.0.1:7860/predict
+
+A table model's page is a form with one field per column, and its POST /predict takes a JSON
+row (an object of column -> value) or a list of rows, answering one prediction or a list.
 
 GET / is a Gradio page (upload an image, see the top classes with probabilities; Gradio is what
 the course deploys to Hugging Face Spaces). POST /predict takes the image as the request body,
@@ -25,6 +29,8 @@ import asyncio
 import logging
 import os
 from pathlib import Path
+
+import json
 
 from fastlearn.vision.data.images import BadImageError
 
@@ -125,6 +131,9 @@ def make_app(model: str | Path, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: i
 
     from fastlearn import load_learner
     from fastlearn.infer.batcher import PredictionBatcher
+    from fastlearn.infer.bundle import read_manifest
+    if read_manifest(model)[0]["kind"] == "table":
+        return _table_app(gr, load_learner(model), max_bytes)
     predictor = load_learner(model, max_pixels=max_pixels)
     k = min(5, len(predictor.classes))
     batcher = PredictionBatcher(predictor, k, max_batch=max_batch)
@@ -170,12 +179,81 @@ def make_app(model: str | Path, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: i
         except Exception:  # the server keeps serving whatever one request does; details go to its log only
             _log.exception("prediction failed")
             return error(500, "prediction failed; the server's log has the details")
-        return {"label": result.label, "probability": result.probability,
-                "top": [[c, p] for c, p in result.top]}
+        return _answer(result)
 
     page, theme = _page(gr, predictor, predict_one, k)
     return gr.mount_gradio_app(app, page, path="/", max_file_size=max_bytes, theme=theme,
                                footer_links=[], ssr_mode=False)
+
+
+def _answer(result) -> dict:
+    return {"label": result.label, "probability": result.probability, "top": [[c, p] for c, p in result.top]}
+
+
+def _table_app(gr, predictor, max_bytes: int):
+    """The app for a table model: a form with a field per column, POST /predict with JSON rows."""
+    import warnings
+
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+
+    app = FastAPI(title="fastlearn", docs_url=None, redoc_url=None)
+    columns = predictor.columns
+
+    @app.get("/health")
+    def health():
+        return {"status": "ok", "classes": predictor.classes, "columns": columns}
+
+    @app.post("/predict")
+    async def predict(request: Request):
+        error = lambda code, msg: JSONResponse({"error": msg}, status_code=code)  # noqa: E731
+        try:
+            body = await _read_body(request, max_bytes)
+            rows = json.loads(body)
+        except _TooLarge as e:
+            return error(413, str(e))
+        except (ValueError, UnicodeDecodeError):
+            return error(400, "the body must be JSON: a row {\"column\": value, ...} or a list of rows")
+        one = isinstance(rows, dict)
+        if not (one or isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows)):
+            return error(400, "send a JSON row {\"column\": value, ...} or a non-empty list of rows; the columns "
+                              f"are {', '.join(columns)}")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a row may leave columns out: they count as missing
+                results = await asyncio.to_thread(predictor.predict_many, [rows] if one else rows,
+                                                  min(5, len(predictor.classes)))
+        except Exception:
+            _log.exception("prediction failed")
+            return error(500, "prediction failed; the server's log has the details")
+        return _answer(results[0]) if one else [_answer(r) for r in results]
+
+    proc = predictor.processor
+    with gr.Blocks(title=f"fastlearn: {predictor.target}", analytics_enabled=False) as page:
+        gr.Markdown(f"# Predict {predictor.target}\nFill in what you know; a field left empty counts as missing.")
+        fields = []
+        with gr.Row():
+            with gr.Column():
+                for c in columns:
+                    if c in proc.categories:
+                        fields.append(gr.Dropdown(proc.categories[c], label=c, allow_custom_value=True, value=None))
+                    elif c in proc.cont_names:
+                        fields.append(gr.Number(label=c, value=None))
+                    else:
+                        fields.append(gr.Textbox(label=f"{c} (a date)"))
+                go = gr.Button("predict", elem_id="go")
+            label = gr.Label(num_top_classes=min(5, len(predictor.classes)), label="prediction", elem_id="prediction")
+
+        def on_submit(*values):
+            row = {c: v for c, v in zip(columns, values) if v not in (None, "")}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = predictor.predict(row, k=min(5, len(predictor.classes)))
+            return {predictor.target: result.probability} if predictor.regression else dict(result.top)
+
+        go.click(on_submit, fields, label, api_name="predict")
+    theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+    return gr.mount_gradio_app(app, page, path="/", theme=theme, footer_links=[], ssr_mode=False)
 
 
 def serve(model: str | Path, host: str = "127.0.0.1", port: int = 7860, max_bytes: int = MAX_UPLOAD_BYTES,

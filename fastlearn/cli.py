@@ -1,6 +1,7 @@
 """The `fastlearn` command line (also `python -m fastlearn`).
 
     fastlearn train DATA [--csv FILE] [--arch NAME] [--size 224] [--epochs 4] [--lr auto] ...
+    fastlearn train TABLE.csv --target COLUMN [--folds 5] [--model auto] [--layers 200,100] ...
     fastlearn lr-find DATA ...        fastlearn evaluate MODEL DATA
     fastlearn predict MODEL PATH...   fastlearn export MODEL --onnx FILE
     fastlearn serve MODEL [--port]    fastlearn demo
@@ -68,8 +69,26 @@ def _delim(text: str) -> str:
     return text
 
 
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("must name at least one column, e.g. age,fare")
+    return names
+
+
+def _layers(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(n) for n in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"must be layer sizes separated by commas, such as 200,100; got {text!r}")
+    return sizes
+
+
 def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("data", help="folder with train/ and valid/ class folders (or class folders), or the CSV's root")
+    p.add_argument("data", help="folder with train/ and valid/ class folders (or class folders), or the CSV's root; "
+                                "or a table (a .csv file) with --target")
     p.add_argument("--csv", help="labels CSV inside DATA (file names, labels), images in DATA/train")
     p.add_argument("--multi-label", action="store_true", help="several tags per image, space-separated (with --csv)")
     p.add_argument("--label-delim", type=_delim, default=" ",
@@ -91,15 +110,28 @@ def _data_args(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="fastlearn", description="Image classifiers with the fast.ai course's recipe.")
+    p = _Parser(prog="fastlearn", description="Image and table models with the fast.ai course's recipes.")
     p.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     debug = _Parser(add_help=False)  # --debug after the command works too
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
 
-    t = sub.add_parser("train", parents=[debug], help="lr_find, frozen epoch, unfreeze, SGDR; writes a run folder")
+    t = sub.add_parser("train", parents=[debug], help="train on images or a table; writes a run folder")
     _data_args(t)
-    t.add_argument("--epochs", type=_whole(1), default=4, help="all epochs: 1 frozen + the rest unfrozen (default 4)")
+    t.add_argument("--epochs", type=_whole(1), default=None,
+                   help="images: all epochs, 1 frozen + the rest unfrozen (default 4); tables: one-cycle epochs "
+                        "(default 10)")
+    tab = t.add_argument_group("tables (DATA is a .csv file)")
+    tab.add_argument("--target", help="the column to predict")
+    tab.add_argument("--cat", type=_names, help="categorical columns, comma-separated (default: decided per column)")
+    tab.add_argument("--cont", type=_names, help="continuous columns, comma-separated (default: decided per column)")
+    tab.add_argument("--layers", type=_layers, default=(200, 100), help="hidden layer sizes (default 200,100)")
+    tab.add_argument("--folds", type=_whole(2), default=None,
+                     help="K-fold cross-validation, then the bundle trained on every row (default: one split)")
+    tab.add_argument("--model", choices=["auto", "net", "gbm", "ensemble"], default="auto",
+                     help="what the bundle predicts with: the network, LightGBM, their average, or auto (default): "
+                          "the best of the three by validation")
+    tab.add_argument("--encoding", help="the CSV's text encoding when not UTF-8, e.g. latin-1")
     t.add_argument("--lr", type=_rate, default="auto", help="'auto' (lr_find's suggestion) or a number")
     t.add_argument("--precompute", action="store_true", help="train the head on cached activations first")
     t.add_argument("--no-unfreeze", action="store_true", help="train the head only")
@@ -150,13 +182,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_train(a) -> None:
+    data = Path(a.data)
+    if data.is_file() or a.target:
+        return _train_table(a)
     from fastlearn.vision.recipe import RecipeConfig, run_recipe
-    out = a.out or str(Path("runs") / Path(a.data).resolve().name)
+    out = a.out or str(Path("runs") / data.resolve().name)
     run_recipe(RecipeConfig(data=a.data, csv=a.csv, folder=a.folder, suffix=a.suffix, arch=a.arch, size=a.size,
-                            bs=a.bs, epochs=a.epochs, lr=a.lr, augment=a.augment, precompute=a.precompute,
+                            bs=a.bs, epochs=a.epochs or 4, lr=a.lr, augment=a.augment, precompute=a.precompute,
                             unfreeze=not a.no_unfreeze, tta=a.tta, multi_label=a.multi_label,
                             label_delim=a.label_delim, valid_pct=a.valid_pct, out=out, resume=a.resume,
                             overwrite=a.overwrite, seed=a.seed))
+
+
+def _train_table(a) -> None:
+    data = Path(a.data)
+    if not data.is_file():
+        raise ValueError(f"{data} is not a file: --target is for a table (a .csv file); for images, leave it out")
+    if not a.target:
+        raise ValueError(f"{data} is a file: pass --target COLUMN to learn that column from the table "
+                         "(for images, pass a folder)")
+    if a.resume:
+        raise ValueError("--resume is for image runs; a table trains in seconds: pass --overwrite to run again")
+    from fastlearn.tabular.recipe import TableRecipeConfig, run_table_recipe
+    out = a.out or str(Path("runs") / data.stem)
+    run_table_recipe(TableRecipeConfig(
+        data=a.data, target=a.target, cat=a.cat, cont=a.cont, layers=a.layers, epochs=a.epochs or 10, lr=a.lr,
+        bs=a.bs or 64, folds=a.folds, model=a.model, valid_pct=a.valid_pct or 0.2, out=out, overwrite=a.overwrite,
+        seed=a.seed, encoding=a.encoding))
 
 
 def _cmd_lr_find(a) -> None:
@@ -178,6 +230,8 @@ def _cmd_evaluate(a) -> None:
     from fastlearn.vision.data.items import items_from_folders
     from fastlearn.infer.predictions import evaluate
     pred = load_learner(a.model)
+    if pred.kind == "table":
+        return _evaluate_table(pred, a)
     root = Path(a.data)
     folder = root / "valid" if (root / "valid").is_dir() else root
     items = items_from_folders(folder, exclude={"train", "test"} if folder == root else set())
@@ -189,6 +243,28 @@ def _cmd_evaluate(a) -> None:
     probs = pred.probs(items.paths)
     targets = torch.tensor([pred.classes.index(lab[0]) for lab in items.labels])
     print(evaluate(probs, targets, pred.classes))
+
+
+def _evaluate_table(pred, a) -> None:
+    import torch
+    from fastlearn.infer.predictions import evaluate
+    from fastlearn.tabular.data import read_table
+    from fastlearn.tabular.processor import category_key
+    df = read_table(a.data)
+    if pred.target not in df.columns:
+        raise ValueError(f"{a.data} has no {pred.target!r} column to score against; its columns are "
+                         f"{', '.join(map(str, df.columns))}")
+    df = df[df[pred.target].notna()]
+    probs = pred.probs(df)
+    if pred.regression:
+        err = probs.view(-1) - torch.tensor(df[pred.target].to_numpy(dtype="float32"))
+        print(f"RMSE {float(err.pow(2).mean().sqrt()):.4f} on {len(df)} rows")
+        return
+    keys = df[pred.target].map(category_key)
+    unknown = sorted(set(keys) - set(pred.classes))
+    if unknown:
+        raise ValueError(f"{a.data} has classes the model does not know: {', '.join(unknown)}")
+    print(evaluate(probs, torch.tensor([pred.classes.index(k) for k in keys]), pred.classes))
 
 
 def _held_out(items, root: Path, valid_files: list[str] | None):
@@ -219,6 +295,8 @@ def _cmd_predict(a) -> None:
     from fastlearn.vision.data.items import list_images, printable
     from fastlearn.utils.atomic import atomic_path
     pred = load_learner(a.model)
+    if pred.kind == "table":
+        return _predict_table(pred, a)
     files = []
     for p in map(Path, a.paths):
         files += list_images(p) if p.is_dir() else [p]  # a missing file gets a row saying so
@@ -243,10 +321,26 @@ def _cmd_predict(a) -> None:
                       + "; ".join(f"{printable(f)}: {why}" for f, why in bad[:5]) + (" ..." if len(bad) > 5 else ""))
 
 
+def _predict_table(pred, a) -> None:
+    import pandas as pd
+    from fastlearn.tabular.data import read_table
+    frames = []
+    for p in map(Path, a.paths):
+        if p.suffix.lower() != ".csv":
+            raise ValueError(f"{p}: a table model predicts the rows of CSV files; pass one or more .csv files")
+        frames.append(read_table(p))
+    table = pred.predict_table(pd.concat(frames, ignore_index=True), csv=a.csv)
+    print(table.to_string(max_rows=40))
+    if a.csv:
+        print(f"{len(table)} predictions written to {a.csv}")
+
+
 def _cmd_export(a) -> None:
     from fastlearn import load_learner
     from fastlearn.vision.onnx_export import export_onnx
     pred = load_learner(a.model, device="cpu")
+    if pred.kind != "image":
+        raise ValueError(f"ONNX export is for image models; {a.model} holds a {pred.kind} model")
     print(export_onnx(pred.model, a.onnx, pred.size, pred.temperature, pred.multi_label))
 
 

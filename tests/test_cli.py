@@ -204,3 +204,13 @@ def test_train_multi_label_from_a_csv(tmp_path):
     assert r.stdout.startswith(str(root / "train" / "tile_00000.png"))
     r = run("predict", out / "model", "--tta", root / "train" / "tile_00000.png", root / "train" / "tile_00001.png")
     assert len(r.stdout.strip().splitlines()) == 2  # top_down views replayed from the bundle
+
+
+def test_help_and_argument_errors_answer_without_loading_pytorch():
+    # what makes `fastlearn --help` answer at once: nothing heavy is imported to parse arguments
+    code = ("import sys; from fastlearn.cli import main\n"
+            "try:\n    main(['train', '--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('torch', 'pandas', 'timm', 'lightgbm') if m in sys.modules]\n"
+            "print('heavy:', heavy)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "--target" in r.stdout and "heavy: []" in r.stdout, r.stdout + r.stderr

@@ -82,9 +82,10 @@ class PredictionBatcher:
         return batch
 
     def _run(self) -> None:
-        from fastlearn.vision.kernels.fold_batchnorm import batchnorm_folded
         import torch
-        with torch.no_grad(), batchnorm_folded(self.predictor.model) as model:  # folded once for the server's life
+
+        from fastlearn.train.learner import for_evaluation
+        with torch.no_grad(), for_evaluation(self.predictor.model) as model:  # e.g. folded once for the server's life
             while (batch := self._collect()) is not None:
                 self.batch_sizes.append(len(batch))
                 try:

@@ -2,14 +2,16 @@
 the model. No pickle: loading runs no code from the bundle.
 
     bundle/
-      model.safetensors   the classifier's weights
-      manifest.json       arch, classes, preprocessing, temperature, version, sha256 of the weights
+      model.safetensors   the model's weights
+      manifest.json       kind, classes, the model's configuration, the data kind's preprocessing,
+                          temperature, version, sha256 of the weights
       SHA256SUMS          sha256 of manifest.json and model.safetensors (`sha256sum -c SHA256SUMS`)
 
-Loading checks every byte (the digests), then every field's type and range, then that the
-weights' tensors have the shapes the manifest's model would have, all before any model is
-built: a changed manifest or an absurd one is refused with a message, never loaded.
-The digests detect damage and edits; they are not a signature.
+Loading checks every byte (the digests), then every field's type and range (the fields every
+bundle has here; the kind's own, such as an image's size or a table's columns, in its
+predictor), then that the weights' tensors have the shapes the manifest's model would have,
+all before any model is built: a changed manifest or an absurd one is refused with a message,
+never loaded. The digests detect damage and edits; they are not a signature.
 """
 from __future__ import annotations
 
@@ -17,16 +19,18 @@ import hashlib
 import json
 import math
 from pathlib import Path
+from typing import Callable
 
 from fastlearn.utils.atomic import atomic_path
 
-__all__ = ["BundleError", "MANIFEST_FIELDS", "write_bundle", "read_manifest", "validate_manifest", "FORMAT"]
+__all__ = ["BundleError", "COMMON_FIELDS", "write_bundle", "read_manifest", "validate_common", "require_fields",
+           "fail", "is_number", "FORMAT"]
 
-FORMAT = "fastlearn-bundle/2"
+FORMAT = "fastlearn-bundle/3"
+_IMAGES_ONLY = "fastlearn-bundle/2"  # before bundles named their kind: every one holds an image model
 SUMS = "SHA256SUMS"
-MANIFEST_FIELDS = ("format", "fastlearn_version", "arch", "n_features", "n_groups", "hidden", "ps", "classes",
-                   "multi_label", "size", "cache_size", "resize_method", "mean", "std", "temperature",
-                   "threshold", "weights_file", "weights_sha256")
+COMMON_FIELDS = ("format", "fastlearn_version", "kind", "classes", "multi_label", "temperature", "threshold",
+                 "weights_file", "weights_sha256")
 
 
 class BundleError(ValueError):
@@ -41,20 +45,31 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_bundle(folder: str | Path, model, manifest: dict) -> Path:
-    """Write the weights, hash them, then write the manifest (last, so a bundle with a manifest is whole)."""
+def write_bundle(folder: str | Path, model, manifest: dict, files: dict[str, bytes] | None = None) -> Path:
+    """Write the weights and `files` (name -> bytes), hash them, then write the manifest (last, so
+    a bundle with a manifest is whole). The manifest's `files` maps each extra file to its sha256."""
     from fastlearn.train.serialization import save_state
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     weights = folder / "model.safetensors"
     save_state(model, weights)
+    extra = {}
+    for name, data in (files or {}).items():
+        if Path(name).name != name or name in ("manifest.json", SUMS, weights.name):
+            raise BundleError(f"cannot export: {name!r} is not a plain file name of its own")
+        with atomic_path(folder / name) as tmp:
+            tmp.write_bytes(data)
+        extra[name] = hashlib.sha256(data).hexdigest()
     manifest = dict(manifest, format=FORMAT, weights_file=weights.name, weights_sha256=_sha256(weights))
-    missing = [f for f in MANIFEST_FIELDS if f not in manifest]
+    if extra:
+        manifest["files"] = extra
+    missing = [f for f in COMMON_FIELDS if f not in manifest]
     if missing:
         raise BundleError(f"cannot export: manifest fields missing {missing}")
-    validate_manifest(manifest, folder / "manifest.json")
+    validate_common(manifest, folder / "manifest.json")
     text = json.dumps(manifest, indent=2)
     sums = f"{hashlib.sha256(text.encode()).hexdigest()}  manifest.json\n{manifest['weights_sha256']}  {weights.name}\n"
+    sums += "".join(f"{digest}  {name}\n" for name, digest in extra.items())
     # the digests first: a manifest without matching sums is refused, so a half-written bundle never loads
     with atomic_path(folder / SUMS) as tmp:
         tmp.write_text(sums)
@@ -63,56 +78,43 @@ def write_bundle(folder: str | Path, model, manifest: dict) -> Path:
     return folder
 
 
-def _fail(where: Path, field: str, why: str):
+def fail(where: Path, field: str, why: str):
+    """Raise the BundleError for a field that is out of type or range."""
     raise BundleError(f"{where}: {field} {why}. The bundle was altered or damaged: re-export it.")
 
 
-def _number(x) -> bool:
+def is_number(x) -> bool:
+    """A finite int or float (not a bool)."""
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def validate_manifest(m: dict, where: Path) -> None:
-    """Types and ranges of every field that decides what the model computes; BundleError naming the field."""
-    if not isinstance(m.get("arch"), str) or not m["arch"]:
-        _fail(where, "arch", "must be a model name")
-    for field, lo, hi in (("n_features", 1, 65536), ("n_groups", 2, 64), ("size", 8, 4096), ("cache_size", 8, 4096)):
-        if not isinstance(m.get(field), int) or isinstance(m[field], bool) or not lo <= m[field] <= hi:
-            _fail(where, field, f"must be a whole number from {lo} to {hi}, got {m.get(field)!r}")
-    if m["cache_size"] < m["size"]:
-        _fail(where, "cache_size", f"({m['cache_size']}) must be at least size ({m['size']})")
-    if m.get("hidden") is not None and (not isinstance(m["hidden"], int) or not 1 <= m["hidden"] <= 65536):
-        _fail(where, "hidden", f"must be a whole number from 1 to 65536 or null, got {m.get('hidden')!r}")
-    if not isinstance(m.get("ps"), list) or not all(_number(p) and 0 <= p < 1 for p in m["ps"]):
-        _fail(where, "ps", f"must be a list of dropout rates in [0, 1), got {m.get('ps')!r}")
+def require_fields(m: dict, where: Path, fields: tuple[str, ...]) -> None:
+    """BundleError naming the fields of `fields` that `m` lacks."""
+    missing = [f for f in fields if f not in m]
+    if missing:
+        raise BundleError(f"{where} is missing the field(s) {', '.join(missing)}; re-export the model.")
+
+
+def validate_common(m: dict, where: Path) -> None:
+    """Types and ranges of the fields every bundle has; BundleError naming the field."""
+    if not isinstance(m.get("kind"), str) or not m["kind"]:
+        fail(where, "kind", "must name a data kind ('image', 'table')")
     classes = m.get("classes")
     if not isinstance(classes, list) or not classes or not all(isinstance(c, str) and c for c in classes):
-        _fail(where, "classes", "must be a list of class names (non-empty strings)")
+        fail(where, "classes", "must be a list of class names (non-empty strings)")
     if len(set(classes)) != len(classes):
-        _fail(where, "classes", "must be distinct; some names repeat")
+        fail(where, "classes", "must be distinct; some names repeat")
     if not isinstance(m.get("multi_label"), bool):
-        _fail(where, "multi_label", "must be true or false")
-    if m.get("resize_method") not in ("crop", "squish"):
-        _fail(where, "resize_method", f"must be 'crop' or 'squish', got {m.get('resize_method')!r}")
-    for field in ("mean", "std"):
-        v = m.get(field)
-        if not isinstance(v, list) or len(v) != 3 or not all(_number(x) for x in v):
-            _fail(where, field, "must be a list of 3 numbers (one per colour channel)")
-    if not all(s > 0 for s in m["std"]):
-        _fail(where, "std", f"must be positive, got {m['std']}")
-    if not _number(m.get("temperature")) or m["temperature"] <= 0:
-        _fail(where, "temperature", f"must be a positive number, got {m.get('temperature')!r}")
+        fail(where, "multi_label", "must be true or false")
+    if not is_number(m.get("temperature")) or m["temperature"] <= 0:
+        fail(where, "temperature", f"must be a positive number, got {m.get('temperature')!r}")
     t = m.get("threshold")
     ts = t if isinstance(t, list) else [t]
-    if not all(_number(x) and 0 < x < 1 for x in ts) or (isinstance(t, list) and len(t) != len(classes)):
-        _fail(where, "threshold", f"must be a number in (0, 1), or one per class, got {t!r}")
+    if not all(is_number(x) and 0 < x < 1 for x in ts) or (isinstance(t, list) and len(t) != len(classes)):
+        fail(where, "threshold", f"must be a number in (0, 1), or one per class, got {t!r}")
     w = m.get("weights_file")
     if not isinstance(w, str) or not w or Path(w).name != w or w in (".", "..") or "\\" in w:
-        _fail(where, "weights_file", f"must be a plain file name inside the bundle, got {w!r}")
-    v = m.get("valid_files")
-    if v is not None and (not isinstance(v, list) or not all(isinstance(f, str) for f in v)):
-        _fail(where, "valid_files", "must be a list of file paths or null")
-    if m.get("augment") is not None and not isinstance(m["augment"], list):
-        _fail(where, "augment", "must be a list of transforms or null")
+        fail(where, "weights_file", f"must be a plain file name inside the bundle, got {w!r}")
 
 
 def _read_sums(folder: Path) -> dict[str, str]:
@@ -128,8 +130,11 @@ def _read_sums(folder: Path) -> dict[str, str]:
     return sums
 
 
-def read_manifest(folder: str | Path) -> tuple[dict, Path]:
-    """The manifest and the weights path of a bundle, after checking every field and the hash."""
+def read_manifest(folder: str | Path, kinds: dict[str, Callable[[dict, Path], None]] | None = None
+                  ) -> tuple[dict, Path]:
+    """The manifest and the weights path of a bundle, after checking the digests, every field
+    (the kind's own with `kinds[manifest["kind"]]`, which raises BundleError naming a bad one)
+    and the weights' hash."""
     folder = Path(folder)
     mpath = folder / "manifest.json"
     if not mpath.is_file():
@@ -141,17 +146,23 @@ def read_manifest(folder: str | Path) -> tuple[dict, Path]:
         raise BundleError(f"{mpath} is not valid JSON ({e}).") from None
     if not isinstance(manifest, dict):
         raise BundleError(f"{mpath} is not a manifest (a JSON object). Re-export the model.")
-    if manifest.get("format") != FORMAT:
+    if manifest.get("format") not in (FORMAT, _IMAGES_ONLY):
         raise BundleError(f"{mpath}: unknown bundle format {manifest.get('format')!r} (this fastlearn reads {FORMAT}; "
                           "re-export the model with it).")
     sums = _read_sums(folder)
     if sums.get("manifest.json") != hashlib.sha256(raw).hexdigest():
         raise BundleError(f"{mpath} does not match its digest in {SUMS}: the manifest was edited or damaged. "
                           "Re-export the model; do not load a manifest you cannot vouch for.")
-    missing = [f for f in MANIFEST_FIELDS if f not in manifest]
-    if missing:
-        raise BundleError(f"{mpath} is missing the field(s) {', '.join(missing)}; re-export the model.")
-    validate_manifest(manifest, mpath)
+    if manifest["format"] == _IMAGES_ONLY:
+        manifest = dict(manifest, kind="image")
+    require_fields(manifest, mpath, COMMON_FIELDS)
+    validate_common(manifest, mpath)
+    if kinds is not None:
+        check = kinds.get(manifest["kind"])
+        if check is None:
+            raise BundleError(f"{mpath}: a model for {manifest['kind']!r} data, which this fastlearn does not know "
+                              f"(it knows {', '.join(kinds)}); upgrade fastlearn.")
+        check(manifest, mpath)
     weights = folder / manifest["weights_file"]
     if not weights.is_file():
         raise BundleError(f"{weights} is missing from the bundle.")
@@ -160,4 +171,14 @@ def read_manifest(folder: str | Path) -> tuple[dict, Path]:
         raise BundleError(f"{weights} does not match the sha256 in its manifest (expected "
                           f"{manifest['weights_sha256'][:12]}..., found {actual[:12]}...): the bundle was altered "
                           "or damaged. Re-export it; do not load weights you cannot vouch for.")
+    files = manifest.get("files") or {}
+    if not isinstance(files, dict):
+        fail(mpath, "files", "must map file names to their sha256")
+    for name, digest in files.items():
+        path = folder / name
+        if Path(name).name != name or name in (".", "..") or not path.is_file():
+            raise BundleError(f"{folder}: the file {name!r} the manifest lists is missing or not a plain name.")
+        if _sha256(path) != digest or sums.get(name) != digest:
+            raise BundleError(f"{path} does not match its sha256 in the manifest: the bundle was altered or damaged. "
+                              "Re-export it.")
     return manifest, weights

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fastlearn.utils.errors import DataError
+
 __all__ = ["probabilities", "predict", "tta", "Evaluation", "evaluate"]
 
 
@@ -16,20 +18,15 @@ def probabilities(logits: torch.Tensor, multi_label: bool = False, temperature: 
     return torch.sigmoid(z) if multi_label else torch.softmax(z, dim=1)
 
 
-_HOW = {"test": "pass test='<folder of unlabelled images>' to ImageData.from_folder or from_csv",
-        "valid": "give it a valid/ folder or a valid_pct",
-        "train": "give it training images"}
-
-
 def require_split(data, split: str) -> None:
-    """DataError, saying how to give one, when `split` of `data` holds no items."""
-    from fastlearn.vision.data.items import DataError
-    if split in _HOW and len(data._split_idx(split)) == 0:
-        raise DataError(f"the data has no {split} set, so there is nothing to predict: {_HOW[split]}.")
+    """DataError, saying how to give one (`data.split_hints`), when `split` of `data` holds no items."""
+    if split in ("train", "valid", "test") and len(data._split_idx(split)) == 0:
+        how = getattr(data, "split_hints", {}).get(split, f"give the data a {split} set")
+        raise DataError(f"the data has no {split} set, so there is nothing to predict: {how}.")
 
 
 def _labels_or_names(learn, split: str, targets: torch.Tensor):
-    return [p.name for p in learn.data.paths_of("test")] if split == "test" else targets
+    return learn.data.item_names("test") if split == "test" else targets
 
 
 def predict(learn, split: str = "valid", log: bool = False):
@@ -37,6 +34,8 @@ def predict(learn, split: str = "valid", log: bool = False):
     item is the list of file names. `log=True` gives log-probabilities, as the course prints them."""
     require_split(learn.data, split)
     logits, targets = learn.get_preds(split)
+    if getattr(learn, "regression", False):  # the predicted values themselves
+        return logits.float(), _labels_or_names(learn, split, targets)
     probs = probabilities(logits, learn.multi_label, learn.temperature)
     return (probs.clamp_min(1e-45).log() if log else probs), _labels_or_names(learn, split, targets)
 

@@ -1,16 +1,14 @@
 """Looking at the model: which images it gets right, wrong, or is unsure of, and what it confuses.
 
 Every `plot_*` has a twin that returns the selected indices (into the split, in loader order),
-so what a grid shows can be checked against the probabilities. Images are drawn from the
-decode-once cache, at the cached resolution, without opening the files.
+so what a grid shows can be checked against the probabilities. The items are drawn by their
+data kind (`data.items_of(split)`): images from the decode-once cache, table rows as a table.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-
-from fastlearn.vision.data.show import image_grid
 
 __all__ = ["Interpretation"]
 
@@ -22,8 +20,7 @@ class Interpretation:
     probs: np.ndarray  # (n, c)
     targets: np.ndarray  # (n,)
     classes: list[str]
-    images: np.ndarray  # (n, S, S, 3) uint8, a memmap view
-    paths: list
+    items: object  # the split's items, with show(idxs, titles, cols) -> figure (data.items_of)
     seed: int = 0
 
     @classmethod
@@ -38,9 +35,8 @@ class Interpretation:
     @classmethod
     def from_predictions(cls, data, split: str, probs, targets) -> "Interpretation":
         """From probabilities and targets already computed for `split` of `data` (in loader order)."""
-        idx = data._split_idx(split)
-        return cls(np.asarray(probs), np.asarray(targets), list(data.classes), data.cache.pixels[idx],
-                   data.paths_of(split), getattr(data, "seed", 0))
+        return cls(np.asarray(probs), np.asarray(targets), list(data.classes), data.items_of(split),
+                   getattr(data, "seed", 0))
 
     # ----- derived ---------------------------------------------------------------------------
     @property
@@ -118,7 +114,7 @@ class Interpretation:
             return fig
         titles = [f"{self.classes[self.targets[i]]} / {self.classes[self.preds[i]]}\np={self.confidence[i]:.3f}"
                   for i in idxs]
-        fig = image_grid(np.stack([self.images[i] for i in idxs]), titles, cols=min(cols, len(idxs)))
+        fig = self.items.show(idxs, titles, min(cols, len(idxs)))
         if title:
             fig.suptitle(f"{title} (actual / predicted)", y=1.02)
         return fig
@@ -142,7 +138,7 @@ class Interpretation:
         idxs = self.top_losses(k)
         titles = [f"{self.classes[self.targets[i]]} / {self.classes[self.preds[i]]}\n"
                   f"loss {self.losses[i]:.2f}, p={self.probs[i, self.targets[i]]:.3f}" for i in idxs]
-        fig = image_grid(np.stack([self.images[i] for i in idxs]), titles, cols=int(np.ceil(np.sqrt(len(idxs)))))
+        fig = self.items.show(idxs, titles, int(np.ceil(np.sqrt(len(idxs)))))
         fig.suptitle("top losses (actual / predicted, loss, probability of actual)", y=1.02)
         return fig
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fastlearn.vision.data.show import image_grid
 from fastlearn.train.multilabel import per_tag_report
 
 __all__ = ["MultiLabelInterpretation"]
@@ -20,8 +19,7 @@ class MultiLabelInterpretation:
     targets: np.ndarray  # (n, tags)
     tags: list[str]
     thresholds: np.ndarray  # (tags,)
-    images: np.ndarray
-    paths: list
+    items: object  # the split's items, with show(idxs, titles, cols) -> figure (data.items_of)
 
     @classmethod
     def from_learner(cls, learn, split: str = "valid", tta: bool = False) -> "MultiLabelInterpretation":
@@ -29,8 +27,7 @@ class MultiLabelInterpretation:
         probs, targets = infer.tta(learn, split=split) if tta else infer.predict(learn, split)
         data = learn.data
         th = np.broadcast_to(np.asarray(learn.threshold, dtype=np.float64), (len(data.classes),)).copy()
-        return cls(probs.numpy(), targets.numpy(), list(data.classes), th, data.cache.pixels[data._split_idx(split)],
-                   data.paths_of(split))
+        return cls(probs.numpy(), targets.numpy(), list(data.classes), th, data.items_of(split))
 
     @property
     def predicted(self) -> np.ndarray:
@@ -57,4 +54,4 @@ class MultiLabelInterpretation:
         idxs = self.top_losses(k)
         titles = [f"true: {self._tags(self.targets[i] > 0.5)}\npred: {self._tags(self.predicted[i])}\n"
                   f"loss {self.losses[i]:.2f}" for i in idxs]
-        return image_grid(np.stack([self.images[i] for i in idxs]), titles, cols=int(np.ceil(np.sqrt(len(idxs)))))
+        return self.items.show(idxs, titles, int(np.ceil(np.sqrt(len(idxs)))))

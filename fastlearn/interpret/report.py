@@ -36,9 +36,10 @@ def _figure(title: str, fig) -> str:
            f'src="data:image/png;base64,{_png(fig)}"></figure>'
 
 
-def write_report(learn, path: str | Path, k_losses: int = 9, predictions=None) -> Path:
+def write_report(learn, path: str | Path, k_losses: int = 9, predictions=None, tables=None) -> Path:
     """Write the report for `learn` (single-label) on its validation set to `path`.
-    `predictions`: (probabilities, targets) of the validation set, if already computed."""
+    `predictions`: (probabilities, targets) of the validation set, if already computed;
+    `tables`: {title: DataFrame} shown first (the table recipe's comparison of models)."""
     from fastlearn.infer.predictions import evaluate, predict
     from fastlearn.interpret.calibration import expected_calibration_error, reliability_diagram
     from fastlearn.interpret.interpretation import Interpretation
@@ -48,10 +49,13 @@ def write_report(learn, path: str | Path, k_losses: int = 9, predictions=None) -
     ev = evaluate(probs, targets, list(learn.data.classes))
     meta = getattr(learn.model, "meta", {})
     parts = [f"<h1>fastlearn report: {html.escape(str(meta.get('arch', 'model')))}</h1>",
-             f"<p>{len(learn.data.classes)} classes, {len(targets)} validation images, "
+             f"<p>{len(learn.data.classes)} classes, {len(targets)} validation "
+             f"{'rows' if getattr(learn.data, 'kind', 'image') == 'table' else 'images'}, "
              f"{learn.epoch} epochs; accuracy <b>{ev.accuracy:.4f}</b>, log loss {ev.log_loss:.4f}, "
              f"ECE {expected_calibration_error(probs, targets):.4f}, temperature {learn.temperature:.3f}. "
              f"Written {time.strftime('%Y-%m-%d %H:%M')}.</p>"]
+    for title, table in (tables or {}).items():
+        parts.append(f"<h2>{html.escape(title)}</h2>" + table.to_html(float_format=lambda v: f"{v:.4f}"))
     if learn.recorder.rows:
         parts.append("<h2>Training</h2><div class='grid'>" + _figure("loss", learn.recorder.plot_loss())
                      + _figure("learning rate per layer group", learn.recorder.plot_lr(all_groups=True)) + "</div>")

@@ -34,11 +34,13 @@ class RollbackOnDivergence(Callback):
 
     @staticmethod
     def _score(learn, row: dict) -> float | None:
-        """Higher is better: the first metric, else minus the validation loss."""
+        """Higher is better: the first metric (negated when it has `lower_is_better`, as RMSE),
+        else minus the validation loss."""
         if learn.metrics:
-            name = getattr(learn.metrics[0], "__name__", type(learn.metrics[0]).__name__)
+            m = learn.metrics[0]
+            name = getattr(m, "__name__", type(m).__name__)
             if name in row:
-                return row[name]
+                return -row[name] if getattr(m, "lower_is_better", False) else row[name]
         return None if row.get("valid_loss") is None else -row["valid_loss"]
 
     def _keep(self, learn, epoch: int, loss: float, score: float) -> None:
@@ -104,7 +106,8 @@ class RollbackOnDivergence(Callback):
         last = self._score(learn, rows[-1])
         if last is None or last != last:
             return
-        margin = self.final_margin * (abs(best["score"]) if not learn.metrics else 1.0)
+        relative = not learn.metrics or getattr(learn.metrics[0], "lower_is_better", False)
+        margin = self.final_margin * (abs(best["score"]) if relative else 1.0)
         if last < best["score"] - margin:
             self._restore(learn)
             learn.rollbacks.append({"epoch": rows[-1]["epoch"], "valid_loss": rows[-1]["valid_loss"],

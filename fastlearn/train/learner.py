@@ -2,11 +2,21 @@
 
 The loop (`_fit`) reads top to bottom: for each epoch, for each batch, set the scheduled
 rates, step, tell the callbacks; then validate and tell them again. Everything else
-(progress, recording, checkpoints) is a callback. Nothing here assumes images: `data` needs
-`train_dl`, `valid_dl` and `loader(split, augment=, shuffle=, bs=)`, and `c`/`multi_label`.
+(progress, recording, checkpoints) is a callback. Nothing here assumes a kind of data; what is
+specific to one comes from its data object (`ImageData`, `TabularData`):
+
+- `train_dl`, `valid_dl`, `loader(split, augment=, shuffle=, bs=)`, `classes`, `c`, `multi_label`;
+- `build_model(**options)`: the model `Learner.pretrained` / `Learner.tabular` trains;
+- `bundle_state()`: the preprocessing an export bundle records (with the model's `bundle_config()`);
+- `items_of(split)`, `item_names(split)`: what interpretation shows and predictions name;
+- optionally `callbacks` (added to every fit), `precomputed(model, device)` (`precompute`),
+  `statistics_batches()` (the training set for `precise_bn`, in fewer, larger batches than
+  training's), `loss_fn` and `metrics` (defaults), `to_onnx(...)`, `split_hints`; a model may offer `for_evaluation()`, a context giving a faster
+  equivalent of itself to evaluate with (an image model folds its BatchNorm).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import time
@@ -18,14 +28,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from fastlearn.vision.kernels.fold_batchnorm import batchnorm_folded
 from fastlearn.train import schedules
 from fastlearn.train.callbacks import Callback, ProgressTable, StopOnNaN
 from fastlearn.train.divergence import RollbackOnDivergence
 from fastlearn.train.lr_finder import LRFind, lr_find_iterations, should_stop, smooth_losses, sweep_beta
 from fastlearn.train.metrics import accuracy
 from fastlearn.train.precise_bn import recompute_batchnorm
-from fastlearn.vision.precompute import TensorLoader, precomputed_activations
 from fastlearn.train.recorder import Recorder
 from fastlearn.train.serialization import load_optimizer, load_state, save_optimizer, save_state
 from fastlearn.utils.denormals import flush_denormals
@@ -93,20 +101,11 @@ def _eval_settings(method):
     return wrapper
 
 
-def _held_out_files(data) -> list[str] | None:
-    """The validation images as paths relative to the data's folder (posix), so that evaluating
-    the bundle later can score only images it did not train on; None when they are not all in it."""
-    root = getattr(data, "path", None)
-    if root is None or not hasattr(data, "paths_of"):
-        return None
-    root = Path(root).resolve()
-    out = []
-    for p in data.paths_of("valid"):
-        try:
-            out.append(Path(p).resolve().relative_to(root).as_posix())
-        except ValueError:
-            return None
-    return out
+def for_evaluation(module: nn.Module):
+    """A context giving the module to evaluate with: the model's own faster equivalent when it
+    offers one (`for_evaluation()`), else the module itself."""
+    offer = getattr(module, "for_evaluation", None)
+    return offer() if offer is not None else contextlib.nullcontext(module)
 
 
 class Learner:
@@ -141,7 +140,11 @@ class Learner:
         self.device = getattr(data, "device", torch.device("cpu"))
         self.model = model.to(self.device)
         self.multi_label = bool(getattr(data, "multi_label", False))
-        self.loss_fn = loss_fn or (nn.BCEWithLogitsLoss() if self.multi_label else nn.CrossEntropyLoss())
+        self.regression = bool(getattr(data, "regression", False))
+        self.loss_fn = loss_fn or getattr(data, "loss_fn", None) or (
+            nn.BCEWithLogitsLoss() if self.multi_label else nn.CrossEntropyLoss())
+        if metrics is None:
+            metrics = getattr(data, "metrics", None)
         if metrics is None:
             from fastlearn.train.multilabel import AccuracyThresh, FBeta
             metrics = [FBeta(2.0, 0.2), AccuracyThresh(0.2)] if self.multi_label else [accuracy]
@@ -152,9 +155,8 @@ class Learner:
         self.recorder = Recorder()
         self.lr_scale = 1.0  # every rate is multiplied by it: a rollback after divergence lowers it
         self.rollbacks: list[dict] = []  # what RollbackOnDivergence did
-        self.flip_check: dict | None = None  # what check_flips measured, with augment="auto"
         self.callbacks: list[Callback] = [self.recorder, StopOnNaN(), RollbackOnDivergence(), ProgressTable(bar=progress),
-                                          *callbacks]
+                                          *getattr(data, "callbacks", ()), *callbacks]
         self.amp_dtype = amp_dtype(mixed_precision, self.device)
         # channels_last pays on the CPU too (oneDNN: Lite0 at 64 px trains 1.36x and evaluates 1.29x faster
         # on 2 cores, bench/step_variants.py); Apple's MPS is left as it is, unmeasured.
@@ -167,7 +169,7 @@ class Learner:
         self.stop_training = False
         self.lr_finder: LRFind | None = None
         self._precompute = False
-        self._activations: dict | None = None
+        self._activations = None  # the data's precomputed activations, while precompute is on
         self._warned_precompute = False
         self._sched: schedules.Schedule | None = None
         self.temperature = 1.0  # set by calibrate(); predictions, TTA and export divide logits by it
@@ -180,24 +182,37 @@ class Learner:
                    **kwargs) -> "Learner":
         """Fine-tune a pretrained network: its body (frozen) plus a new head for `data.c` classes.
 
-        `arch`: a timm name or a torchvision model function. Weights: `weights=PATH`, else the
-        packaged ImageNet weights for tf_efficientnet_lite0/1/2, else timm's download;
+        `arch`: for images, a timm name or a torchvision model function. Weights: `weights=PATH`,
+        else the packaged ImageNet weights for tf_efficientnet_lite0/1/2, else timm's download;
         `pretrained=False` for random weights. The data is normalised with the model's statistics.
         `train_bn`: train the normalisation layers of frozen groups (default: for a random body only).
+        The data builds the model (`data.build_model`).
         """
-        from fastlearn.vision.models.zoo import create_classifier
         if data is None:
             raise ValueError("Learner.pretrained(arch, data): pass the data to train on")
+        if getattr(data, "kind", None) == "table":
+            raise ValueError("tables have no pretrained models: use Learner.tabular(data)")
         if seed is not None:
             torch.manual_seed(seed)
-        model = create_classifier(arch, data.c, pretrained, weights, n_groups, ps, train_bn=train_bn)
-        model.meta.update(classes=list(data.classes), multi_label=bool(getattr(data, "multi_label", False)),
-                          size=getattr(data, "size", None))
-        if hasattr(data, "set_stats"):
-            data.set_stats(model.meta["mean"], model.meta["std"])
+        model = data.build_model(arch, pretrained=pretrained, weights=weights, n_groups=n_groups, ps=ps,
+                                 train_bn=train_bn)
         learn = cls(model, data, **kwargs)
         learn.precompute = precompute
         return learn
+
+    @classmethod
+    def tabular(cls, data, layers: Sequence[int] = (200, 100), ps: Sequence[float] | None = None,
+                emb_drop: float = 0.0, y_range: tuple[float, float] | None = None, seed: int | None = None,
+                **kwargs) -> "Learner":
+        """Train a network on a table (`TabularData`): an embedding per categorical column, then
+        Linear-ReLU-BatchNorm-Dropout blocks of `layers` units (dropout `ps`, one per layer),
+        then one output per class (one value for regression, squashed into `y_range` if given).
+        Layer groups: inputs, hidden blocks, output."""
+        if getattr(data, "kind", None) != "table":
+            raise ValueError("Learner.tabular needs TabularData; for images use Learner.pretrained(arch, data)")
+        if seed is not None:
+            torch.manual_seed(seed)
+        return cls(data.build_model(layers=layers, ps=ps, emb_drop=emb_drop, y_range=y_range), data, **kwargs)
 
     # ----- freezing and precompute ----------------------------------------------------------------
     @property
@@ -232,6 +247,9 @@ class Learner:
 
     @precompute.setter
     def precompute(self, value: bool) -> None:
+        if value and not hasattr(self.data, "precomputed"):
+            raise ValueError(f"precompute is for a pretrained body on images; this data ({getattr(self.data, 'kind', '?')}) "
+                             "has none")
         if value and not (hasattr(self.model, "features") and self.model.body_frozen()):
             hint = ("set learn.model.train_bn = False (it trains the body's normalisation layers)"
                     if getattr(self.model, "train_bn", False) else "call learn.freeze() first")
@@ -244,13 +262,8 @@ class Learner:
         if not self._precompute:
             return self.data.train_dl, self.data.valid_dl, self.model
         if self._activations is None:  # computed (or read from disk) and moved to the device once
-            acts, _ = precomputed_activations(self.model, self.data, getattr(self.data, "cache_dir", None))
-            self._activations = {k: v.to(self.device) for k, v in acts.items()}
-        a = self._activations
-        seed = getattr(self.data, "seed", 42) + self.epoch
-        bs = self.data.bs
-        return (TensorLoader(a["train_x"], a["train_y"], bs, shuffle=True, drop_last=True, seed=seed),
-                TensorLoader(a["valid_x"], a["valid_y"], bs), self.model.head.fc)
+            self._activations = self.data.precomputed(self.model, self.device)
+        return self._activations.loaders(self.epoch)
 
     @property
     def iters_per_epoch(self) -> int:
@@ -326,8 +339,12 @@ class Learner:
     def _autocast(self):
         return autocast(self.device, self.amp_dtype)
 
-    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.ndim == 4 else x
+    def _prepare(self, x):
+        """A batch's inputs as the model takes them: images in channels_last memory when on;
+        anything else (a table's (codes, values) pair) as it is."""
+        if isinstance(x, torch.Tensor) and self.channels_last and x.ndim == 4:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
 
     @_speed_settings
     def _fit(self, sched: schedules.Schedule, lrs: LRs, callbacks: Sequence[Callback] = (),
@@ -373,10 +390,11 @@ class Learner:
                         break
                 row = {"epoch": self.epoch, "train_loss": loss_sum.item() / n_batches if n_batches else float("nan")}
                 if n_batches and (self.precise_bn is True or (self.precise_bn == "auto" and self.short_epochs)):
-                    recompute_batchnorm(module, train_dl, self._prepare, self._autocast)
+                    whole = getattr(self.data, "statistics_batches", None)  # a table: all its rows at once
+                    recompute_batchnorm(module, whole() if whole and module is self.model else train_dl,
+                                        self._prepare, self._autocast)
                 row.update(self._evaluate(module, valid_dl))
                 row["time"] = time.perf_counter() - t0
-                self.check_flips()  # data on augment="auto" is decided after its first epoch (a no-op after)
                 for cb in cbs:
                     cb.epoch_end(self, self.epoch, row)
                 self.epoch += 1
@@ -396,7 +414,7 @@ class Learner:
         module.eval()
         results = []
         try:
-            with batchnorm_folded(module) as folded:
+            with for_evaluation(module) as folded:
                 for loader in loaders:
                     outs, ys = [], []
                     for xb, yb in loader:
@@ -410,6 +428,8 @@ class Learner:
         return results
 
     def _evaluate(self, module: nn.Module, loader) -> dict:
+        if len(loader) == 0:  # nothing held out (a final model trained on every row)
+            return {}
         (logits, targets), = self._outputs(module, loader)
         row = {"valid_loss": self.loss_fn(logits, targets).item()}
         for m in self.metrics:
@@ -490,51 +510,6 @@ class Learner:
                   "statistics (bn_freeze); learn.bn_freeze(False) to let them follow the data")
         return "keep" if small else "adapt"
 
-    def check_flips(self, margin: float = 0.03) -> dict | None:
-        """For data augmented with `augment="auto"` (no flips so far): compare the validation
-        accuracy on the images, on their mirror images and, when mirroring is harmless, on the
-        images turned by 90 degrees. Where a change loses clearly more images than it gains (by
-        `margin` of the set, and beyond chance), the images mean something else once changed so
-        (mirrored: digits, text, road signs; turned: side-on photos) and training goes on without
-        it: side_on's flips for photos, all 8 turns (top_down) for images with no "up", no flips
-        for digits. The first epoch of any fit on such data ends with this check. Says what it
-        decided; returns what was measured and decided, or None when the data is not on "auto"
-        (or is multi-label)."""
-        data = self.data
-        if getattr(data, "augment_spec", None) != "auto" or self.multi_label:
-            return None
-        loader = data.loader("valid", augment=False, shuffle=False)
-
-        class Changed:
-            def __init__(self, change):
-                self.change = change
-
-            def __iter__(self):
-                return ((self.change(xb), yb) for xb, yb in loader)
-
-        (plain, targets), (mirrored, _), (turned, _) = self._outputs(
-            self.model, loader, Changed(lambda x: x.flip(3)), Changed(lambda x: x.rot90(1, (2, 3))))
-        right = plain.argmax(1) == targets
-
-        def harmless(outputs: torch.Tensor) -> bool:
-            # images only one of the two gets right: the change hurts when it loses clearly more
-            # than it gains, by `margin` of the set and by twice the noise of such a count (McNemar's)
-            right_changed = outputs.argmax(1) == targets
-            lost, gained = int((right & ~right_changed).sum()), int((~right & right_changed).sum())
-            return lost - gained <= max(margin * len(targets), 2 * (lost + gained) ** 0.5)
-
-        flips = harmless(mirrored)
-        turns = flips and harmless(turned)
-        data.set_flips(flips, turns)
-        acc = lambda outputs: float((outputs.argmax(1) == targets).float().mean())  # noqa: E731
-        self.flip_check = {"accuracy": acc(plain), "mirrored_accuracy": acc(mirrored),
-                           "turned_accuracy": acc(turned), "flips": flips, "turns": turns}
-        print(f"augment auto: validation accuracy {acc(plain):.1%} on the images, {acc(mirrored):.1%} mirrored, "
-              f"{acc(turned):.1%} turned 90 degrees: "
-              + ("all 8 turns and mirrors from now on (top_down)" if turns else
-                 "flips on from now on (side_on)" if flips else "mirroring changes them, so no flips"))
-        return self.flip_check
-
     @_speed_settings
     def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int | None = None,
                 rule: str = "auto") -> LRFind:
@@ -609,6 +584,9 @@ class Learner:
     def interpret(self, split: str = "valid", tta: bool = False):
         """An `Interpretation` of `split`: the most (in)correct, uncertain, top losses, confusion;
         for multi-label data a `MultiLabelInterpretation` (per-tag counts, top losses)."""
+        if self.regression:
+            raise ValueError("interpret() covers classification; for a regression, learn.predict() gives "
+                             "(predicted values, targets) to compare")
         if self.multi_label:
             from fastlearn.interpret.multilabel import MultiLabelInterpretation
             return MultiLabelInterpretation.from_learner(self, split, tta)
@@ -617,6 +595,8 @@ class Learner:
 
     def calibrate(self):
         """Fit temperature scaling on the validation set; returns the before/after report."""
+        if self.regression:
+            raise ValueError("calibrate() scales class probabilities; a regression has none")
         from fastlearn.infer.predictions import probabilities
         from fastlearn.interpret.calibration import CalibrationReport, expected_calibration_error, fit_temperature
         logits, targets = self.get_preds("valid")
@@ -656,34 +636,33 @@ class Learner:
         probs, names = infer.tta(self, split=split) if tta else infer.predict(self, split)
         return write_submission(path, names, probs, list(self.data.classes), clip)
 
-    def export(self, path: str | Path) -> Path:
-        """A self-describing bundle (safetensors + JSON manifest) for `fastlearn.load_learner`."""
+    def export(self, path: str | Path, files: dict[str, bytes] | None = None, **fields) -> Path:
+        """A self-describing bundle (safetensors + JSON manifest) for `fastlearn.load_learner`:
+        the model's configuration, the data's preprocessing, calibration and thresholds. `files`
+        (name -> bytes) and `fields` add other models and what says how to use them (the table
+        recipe's LightGBM); every file is covered by the bundle's digests."""
         from fastlearn import __version__
         from fastlearn.infer.bundle import write_bundle
-        meta, data = self.model.meta, self.data
-        manifest = {"fastlearn_version": __version__, "arch": meta["arch"], "n_features": self.model.n_features,
-                    "n_groups": meta["n_groups"], "hidden": meta["hidden"], "ps": meta["ps"],
-                    "classes": list(data.classes), "multi_label": self.multi_label, "size": data.size,
-                    "cache_size": data.cache_size, "resize_method": data.resize_method,
-                    "mean": list(data.stats[0]), "std": list(data.stats[1]), "temperature": self.temperature,
-                    "threshold": self.threshold, "weights_source": meta.get("weights"),
-                    "augment": data.augment.to_json() if getattr(data, "augment", None) is not None else None,
-                    "valid_files": _held_out_files(data)}
-        return write_bundle(path, self.model, manifest)
+        manifest = {"fastlearn_version": __version__, "kind": self.data.kind, "classes": list(self.data.classes),
+                    "multi_label": self.multi_label, "temperature": self.temperature, "threshold": self.threshold,
+                    **self.model.bundle_config(), **self.data.bundle_state(), **fields}
+        return write_bundle(path, self.model, manifest, files)
 
     def to_onnx(self, path: str | Path) -> Path:
-        """ONNX file taking normalised images (N, 3, size, size) and returning calibrated probabilities."""
-        from fastlearn.vision.onnx_export import export_onnx
+        """An ONNX file of the model returning calibrated probabilities (images: taking normalised
+        images (N, 3, size, size))."""
+        if not hasattr(self.data, "to_onnx"):
+            raise ValueError(f"ONNX export is not available for {getattr(self.data, 'kind', 'this')} data")
         try:
-            return export_onnx(self.model, path, self.data.size, self.temperature, self.multi_label)
+            return self.data.to_onnx(self.model, path, self.temperature, self.multi_label)
         finally:
             self.model.to(self.device)
 
-    def report(self, path: str | Path, predictions=None) -> Path:
+    def report(self, path: str | Path, predictions=None, tables=None) -> Path:
         """One self-contained HTML page: curves, lr_find, confusion matrix, top losses, reliability,
         per-class metrics. `predictions`: the validation (probabilities, targets), if already computed."""
         from fastlearn.interpret.report import write_report
-        return write_report(self, path, predictions=predictions)
+        return write_report(self, path, predictions=predictions, tables=tables)
 
     # ----- saving ---------------------------------------------------------------------------------------
     def save(self, name: str, with_opt: bool = False) -> Path:

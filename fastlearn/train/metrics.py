@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["accuracy", "error_rate", "log_loss", "top_k_accuracy", "top5_accuracy", "METRICS"]
+__all__ = ["accuracy", "error_rate", "log_loss", "rmse", "top_k_accuracy", "top5_accuracy", "METRICS"]
 
 
 def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
@@ -25,6 +25,17 @@ def log_loss(logits: torch.Tensor, targets: torch.Tensor) -> float:
     return F.cross_entropy(logits.float(), targets).item()
 
 
+def rmse(outputs: torch.Tensor, targets: torch.Tensor) -> float:
+    """Root mean squared error of a regression's outputs (lower is better)."""
+    return torch.sqrt(torch.mean((outputs.float().view(-1) - targets.float().view(-1)) ** 2)).item()
+
+
+# Metrics where less is better say so; whoever keeps the "best" epoch (RollbackOnDivergence) reads it.
+error_rate.lower_is_better = True
+log_loss.lower_is_better = True
+rmse.lower_is_better = True
+
+
 def top_k_accuracy(logits: torch.Tensor, targets: torch.Tensor, k: int = 5) -> float:
     """Fraction of items whose target is among the k highest-scoring classes."""
     k = min(k, logits.shape[1])
@@ -36,4 +47,5 @@ def top5_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
     return top_k_accuracy(logits, targets, 5)
 
 
-METRICS = {"accuracy": accuracy, "error_rate": error_rate, "log_loss": log_loss, "top5_accuracy": top5_accuracy}
+METRICS = {"accuracy": accuracy, "error_rate": error_rate, "log_loss": log_loss, "rmse": rmse,
+           "top5_accuracy": top5_accuracy}

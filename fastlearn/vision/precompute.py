@@ -19,7 +19,7 @@ from fastlearn.vision.kernels.fold_batchnorm import batchnorm_folded
 from fastlearn.utils.atomic import atomic_path
 from fastlearn.utils.hashing import state_hash
 
-__all__ = ["TensorLoader", "precomputed_activations"]
+__all__ = ["Precomputed", "TensorLoader", "precomputed_activations"]
 
 
 class TensorLoader:
@@ -81,3 +81,20 @@ def precomputed_activations(model, data, cache_dir: str | Path | None = None, bs
     with atomic_path(path) as tmp:
         save_file({k: v.contiguous() for k, v in out.items()}, str(tmp))
     return out, False
+
+
+class Precomputed:
+    """The frozen body's activations of the training and validation images, kept on `device`,
+    and loaders over them that train the head's last layers alone (`Learner.precompute`)."""
+
+    def __init__(self, model, data, device: torch.device):
+        acts, _ = precomputed_activations(model, data, getattr(data, "cache_dir", None))
+        self.acts = {k: v.to(device) for k, v in acts.items()}
+        self.model, self.data = model, data
+
+    def loaders(self, epoch: int):
+        """(train loader, valid loader, module to train) for `epoch` (its own shuffle)."""
+        a, bs = self.acts, self.data.bs
+        seed = getattr(self.data, "seed", 42) + epoch
+        return (TensorLoader(a["train_x"], a["train_y"], bs, shuffle=True, drop_last=True, seed=seed),
+                TensorLoader(a["valid_x"], a["valid_y"], bs), self.model.head.fc)

@@ -170,9 +170,9 @@ def run_recipe(cfg: RecipeConfig) -> dict:
     rows: list[dict] = []
     if state is not None and read_checkpoint(ckpt_dir) is not None:
         info = load_checkpoint(learn, ckpt_dir)
-        learn.flip_check = info.get("flips")
-        if learn.flip_check is not None:  # as decided before the run was stopped (the loader keeps its state)
-            data.set_flips(learn.flip_check["flips"], learn.flip_check.get("turns", False))
+        data.flip_check = info.get("flips")
+        if data.flip_check is not None:  # as decided before the run was stopped (the loader keeps its state)
+            data.set_flips(data.flip_check["flips"], data.flip_check.get("turns", False))
         lr, rows = info["lr"], info["rows"]
         print(f"resuming the run in {out} after epoch {learn.epoch} of {cfg.epochs}")
     elif cfg.lr == "auto":
@@ -195,7 +195,7 @@ def run_recipe(cfg: RecipeConfig) -> dict:
 
     def checkpoint_info(learn, row) -> dict:
         rows.append({k: v for k, v in row.items() if k != "iteration"})
-        return {"lr": lr, "rows": rows, "flips": learn.flip_check}
+        return {"lr": lr, "rows": rows, "flips": learn.data.flip_check}
 
     if learn.epoch == 0:  # the starting point (after lr_find), so a resume repeats no random draw
         save_checkpoint(learn, ckpt_dir, {"lr": lr, "rows": rows})
@@ -232,8 +232,8 @@ def run_recipe(cfg: RecipeConfig) -> dict:
     summary["images_per_second"] = round(trained_here * len(data.train_idx) / seconds, 1) if seconds else None
     if learn.rollbacks:
         summary["rollbacks"] = learn.rollbacks
-    if learn.flip_check is not None:
-        summary["augment_auto"] = learn.flip_check
+    if data.flip_check is not None:
+        summary["augment_auto"] = data.flip_check
     if cfg.tta and not data.multi_label:
         probs, targets = learn.tta()
         summary["tta_accuracy"] = float((probs.argmax(1) == targets).float().mean())

@@ -34,7 +34,8 @@ def test_lr_find_restores_weights_and_suggests_a_tried_rate(digits):
     # The rule ("auto": valley for epochs under 50 steps), below the smoothed minimum.
     assert len(digits.train_dl) < 50 and result.rule == "valley"
     assert result.suggestion == result.valley <= result.lr_min
-    assert result.losses[list(result.lrs).index(result.lr_min)] == pytest.approx(result.losses.min())
+    skip = max(3, len(result.lrs) // 10)  # the minimum is looked for past the sweep's first tenth
+    assert result.losses[list(result.lrs).index(result.lr_min)] == pytest.approx(result.losses[skip:].min())
     assert len(result.plot().axes[0].lines) >= 1 and result.plot_lr() is not None
 
 
@@ -272,7 +273,7 @@ def test_augment_auto_turns_flips_off_for_digits_and_all_turns_on_for_shapes(mni
     digits = ImageData.from_folder(mnist_root, size=32, progress=False)  # 4,000 and 1,000; augment="auto" by default
     learn = Learner.pretrained("tf_efficientnet_lite0", digits, progress=False, seed=0)
     learn.fit_one_cycle(1, 1e-2)  # the first epoch of any fit ends with the check
-    check = learn.flip_check
+    check = digits.flip_check
     assert check["accuracy"] - check["mirrored_accuracy"] > 0.03 and not check["flips"] and not check["turns"]
     assert not any(isinstance(t, (Flip, Dihedral)) for t in digits.augment.transforms)
     assert "mirroring changes them, so no flips" in capsys.readouterr().out
@@ -282,6 +283,7 @@ def test_augment_auto_turns_flips_off_for_digits_and_all_turns_on_for_shapes(mni
     assert not any(isinstance(t, (Flip, Dihedral)) for t in shapes.train_dl.augment.transforms)
     learn.fit_one_cycle(2, 1e-2)
     # circles, squares and triangles stay what they are mirrored or turned: all 8 turns
-    assert learn.flip_check["flips"] and learn.flip_check["turns"]
+    assert shapes.flip_check["flips"] and shapes.flip_check["turns"]
     assert any(isinstance(t, Dihedral) for t in shapes.train_dl.augment.transforms)  # the loader in use too
-    assert learn.check_flips() is None  # decided once
+    from fastlearn.vision.flips import check_flips
+    assert check_flips(learn) is None  # decided once

@@ -231,7 +231,7 @@ PRESETS = {
     "top_down": lambda max_zoom: [Dihedral(), Rotate(10.0), Zoom(max_zoom), Lighting(0.2)],
     "none": lambda max_zoom: [],
     # the default: side_on without flips until the Learner has looked. The first epoch of a fit
-    # ends with `learn.check_flips()`, which turns on flips (or all 8 turns) unless mirroring (or
+    # ends with `vision.flips.check_flips`, which turns on flips (or all 8 turns) unless mirroring (or
     # turning) changes what the model sees
     "auto": lambda max_zoom: [Rotate(10.0), Zoom(max_zoom), Lighting(0.2)],
 }

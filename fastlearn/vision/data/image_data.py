@@ -94,6 +94,7 @@ class ImageData:
             raise ValueError(f"resident must be None (automatic), True or False, got {resident!r}")
         self.labelled, self.test_items = labelled, test or Items([], [])
         self.path = Path(path) if path is not None else None
+        self.flip_check: dict | None = None  # what augment="auto" measured and decided (vision.flips)
         if bs is not None and int(bs) < 1:
             raise ValueError(f"bs must be at least 1, got {bs}")
         self.multi_label, self.size, self.seed = multi_label, int(size), seed
@@ -360,6 +361,67 @@ class ImageData:
         self.stats = (tuple(float(m) for m in mean), tuple(float(s) for s in std))
         self._dls.clear()
         return self
+
+    # ----- what the Learner asks of a data kind -----------------------------------------------
+    kind = "image"
+    split_hints = {"test": "pass test='<folder of unlabelled images>' to ImageData.from_folder or from_csv",
+                   "valid": "give it a valid/ folder or a valid_pct", "train": "give it training images"}
+
+    @property
+    def callbacks(self) -> list:
+        """Callbacks every Learner on images gets: the `augment="auto"` check after the first epoch."""
+        from fastlearn.vision.flips import CheckFlips
+        return [CheckFlips()]
+
+    def build_model(self, arch="tf_efficientnet_lite0", pretrained: bool = True, weights=None, n_groups: int = 3,
+                    ps: tuple[float, float] = (0.25, 0.5), train_bn: bool | None = None):
+        """`Learner.pretrained`'s model: the body of `arch` with a new head for these classes (see
+        `vision.models.create_classifier`); the images are normalised with its statistics from now on."""
+        from fastlearn.vision.models.zoo import create_classifier
+        model = create_classifier(arch, self.c, pretrained, weights, n_groups, ps, train_bn=train_bn)
+        model.meta.update(classes=list(self.classes), multi_label=self.multi_label, size=self.size)
+        self.set_stats(model.meta["mean"], model.meta["std"])
+        return model
+
+    def precomputed(self, model, device: torch.device):
+        """The frozen body's activations of these images and loaders over them (`Learner.precompute`)."""
+        from fastlearn.vision.precompute import Precomputed
+        return Precomputed(model, self, device)
+
+    def bundle_state(self) -> dict:
+        """What a bundle needs to feed an image to the model as training did."""
+        return {"size": self.size, "cache_size": self.cache_size, "resize_method": self.resize_method,
+                "mean": list(self.stats[0]), "std": list(self.stats[1]),
+                "augment": self.augment.to_json() if self.augment is not None else None,
+                "valid_files": self._held_out_files()}
+
+    def _held_out_files(self) -> list[str] | None:
+        """The validation images as paths relative to the data's folder (posix), so that evaluating
+        the bundle later can score only images it did not train on; None when they are not all in it."""
+        if self.path is None:
+            return None
+        root = Path(self.path).resolve()
+        out = []
+        for p in self.paths_of("valid"):
+            try:
+                out.append(Path(p).resolve().relative_to(root).as_posix())
+            except ValueError:
+                return None
+        return out
+
+    def to_onnx(self, model, path, temperature: float, multi_label: bool):
+        """An ONNX file taking normalised images (N, 3, size, size), returning calibrated probabilities."""
+        from fastlearn.vision.onnx_export import export_onnx
+        return export_onnx(model, path, self.size, temperature, multi_label)
+
+    def items_of(self, split: str):
+        """The images of `split` as interpretation shows them (from the cache, no file opened)."""
+        from fastlearn.vision.data.show import ImageItems
+        return ImageItems(self.cache.pixels[self._split_idx(split)], self.paths_of(split))
+
+    def item_names(self, split: str) -> list[str]:
+        """The file names of `split`'s images, in loader order."""
+        return [p.name for p in self.paths_of(split)]
 
     def fingerprint(self) -> str:
         """A key that changes with the images, the splits, the size or the normalisation."""

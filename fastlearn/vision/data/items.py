@@ -13,6 +13,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from fastlearn.utils.errors import DataError, DataWarning
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "Items",
@@ -29,13 +31,6 @@ IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 )
 
-
-class DataError(ValueError):
-    """Input data that cannot be used; the message names the file, row or label and the fix."""
-
-
-class DataWarning(UserWarning):
-    """Something in the data was left out or changed; the message names it and why."""
 
 
 def printable(path: str | Path) -> str:

@@ -16,18 +16,10 @@ import numpy as np
 import torch
 
 from fastlearn.vision.data.augment import BatchAugment, resize_batch
+from fastlearn.utils.device import default_device
 from fastlearn.utils.transfer import to_device
 
 __all__ = ["DeviceLoader", "default_device", "eval_batch"]
-
-
-def default_device() -> torch.device:
-    """CUDA if present, then Apple MPS, else the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def eval_batch(x: torch.Tensor, size: int, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:

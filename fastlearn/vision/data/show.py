@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["show_batch", "DataSummary", "image_grid"]
+__all__ = ["show_batch", "DataSummary", "ImageItems", "image_grid"]
 
 
 def image_grid(images: np.ndarray, titles: list[str], cols: int, figsize: float = 2.0):
@@ -23,6 +23,19 @@ def image_grid(images: np.ndarray, titles: list[str], cols: int, figsize: float 
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+class ImageItems:
+    """A split's images (HWC uint8, from the cache) and paths, drawn in a grid with a title each."""
+
+    def __init__(self, pixels: np.ndarray, paths: list):
+        self.pixels, self.paths = pixels, paths
+
+    def __len__(self) -> int:
+        return len(self.pixels)
+
+    def show(self, idxs, titles: list[str], cols: int):
+        return image_grid(np.stack([self.pixels[i] for i in idxs]), titles, cols=cols)
 
 
 def show_batch(data, rows: int = 3, split: str = "train", figsize: float = 2.0):
