@@ -11,8 +11,10 @@ specific to one comes from its data object (`ImageData`, `TabularData`):
 - `items_of(split)`, `item_names(split)`: what interpretation shows and predictions name;
 - optionally `callbacks` (added to every fit), `precomputed(model, device)` (`precompute`),
   `statistics_batches()` (the training set for `precise_bn`, in fewer, larger batches than
-  training's), `loss_fn` and `metrics` (defaults), `to_onnx(...)`, `split_hints`; a model may offer `for_evaluation()`, a context giving a faster
-  equivalent of itself to evaluate with (an image model folds its BatchNorm).
+  training's), `loss_fn` and `metrics` (defaults), `to_onnx(...)`, `split_hints`.
+
+A model may offer `for_evaluation()`, a context giving a faster equivalent of itself to
+evaluate with (an image model folds its BatchNorm), and gives an export its `bundle_config()`.
 """
 from __future__ import annotations
 
