@@ -234,13 +234,15 @@ def _table_app(gr, predictor, max_bytes: int):
         fields = []
         with gr.Row():
             with gr.Column():
-                for c in columns:
+                for i, c in enumerate(columns):
+                    eid = f"column-{i}"  # the field of the i-th of `predictor.columns`
                     if c in proc.categories:
-                        fields.append(gr.Dropdown(proc.categories[c], label=c, allow_custom_value=True, value=None))
+                        fields.append(gr.Dropdown(proc.categories[c], label=c, allow_custom_value=True, value=None,
+                                                  elem_id=eid))
                     elif c in proc.cont_names:
-                        fields.append(gr.Number(label=c, value=None))
+                        fields.append(gr.Number(label=c, value=None, elem_id=eid))
                     else:
-                        fields.append(gr.Textbox(label=f"{c} (a date)"))
+                        fields.append(gr.Textbox(label=f"{c} (a date)", elem_id=eid))
                 go = gr.Button("predict", elem_id="go")
             label = gr.Label(num_top_classes=min(5, len(predictor.classes)), label="prediction", elem_id="prediction")
 

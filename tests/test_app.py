@@ -203,3 +203,44 @@ def load_probs(learn, paths):
     from fastlearn import load_learner
     with tempfile.TemporaryDirectory() as d:
         return load_learner(learn.export(Path(d) / "m")).probs(paths)
+
+
+def test_a_table_models_page_is_a_form_that_predicts_a_row(titanic_df, tmp_path):
+    """The page of a table model in a browser: fill in a passenger, read the prediction."""
+    import uvicorn
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from fastlearn import Learner, TabularData, load_learner
+    data = TabularData.from_df(titanic_df, "survived", seed=0)
+    learn = Learner.tabular(data, seed=0, progress=False)
+    learn.fit_one_cycle(5, 1e-2)
+    bundle = learn.export(tmp_path / "model")
+    pred = load_learner(bundle)
+    rows = [{"pclass": "1", "sex": "female", "age": 30, "fare": 80, "sibsp": "0", "parch": "0"},
+            {"pclass": "3", "sex": "male", "age": 30, "fare": 8, "sibsp": "0", "parch": "0"}]
+    expected = [pred.predict(row).label for row in rows]
+    assert expected == ["1", "0"]  # two answers, so an empty form could not pass for both
+    srv = uvicorn.Server(uvicorn.Config(make_app(bundle), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not srv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{srv.servers[0].sockets[0].getsockname()[1]}/"
+    driver = _driver()
+    try:
+        for row, label in zip(rows, expected):
+            driver.get(url)
+            _wait_text(driver, "body", "Predict survived")
+            for i, column in enumerate(pred.columns):
+                box = driver.find_element(By.CSS_SELECTOR, f"#column-{i} input")
+                box.send_keys(str(row[column]))
+                box.send_keys(Keys.TAB)
+            driver.find_element(By.CSS_SELECTOR, "#go").click()
+            assert _wait_text(driver, "#prediction [data-testid=label-output-value]") == label
+    finally:
+        driver.quit()
+        srv.should_exit = True
+        thread.join(10)
