@@ -35,6 +35,13 @@ def test_an_odd_first_batch_does_not_pull_the_suggestion_onto_the_flat_start(see
     assert 1e-4 < result.valley < 3e-2 and result.lr_min > 1e-3  # (steep, not the default, can still be fooled)
 
 
+def test_a_dip_on_a_shallow_plateau_is_not_taken_for_the_fall():
+    lrs, loss = _sweep(n=66, plateau=0.9, bottom=0.78, noise=0.0)
+    loss[12:16] = 0.83  # below halfway (0.84) long before the real fall, as a text head's sweep was
+    result = LRFind.from_sweep(lrs, loss, beta=0.0)  # these are the smoothed losses already
+    assert 1e-4 < result.valley < 3e-2
+
+
 def test_another_rule_can_be_asked_for_and_a_wrong_one_is_named():
     lrs, loss = _sweep()
     assert LRFind.from_sweep(lrs, loss, rule="minimum").suggestion == LRFind.from_sweep(lrs, loss).suggest("minimum")
