@@ -121,19 +121,38 @@ def _page(gr, predictor, predict_one, k: int):
     return page, theme
 
 
+def _error(code: int, message: str):
+    """A JSON error answer: {"error": message}."""
+    from fastapi.responses import JSONResponse
+    return JSONResponse({"error": message}, status_code=code)
+
+
+def _api(predictor, **health):
+    """The FastAPI app every kind's server starts from, with GET /health."""
+    from fastapi import FastAPI
+    app = FastAPI(title="fastlearn", docs_url=None, redoc_url=None)
+
+    @app.get("/health")
+    def health_check():
+        return {"status": "ok", "classes": predictor.classes, **health}
+    return app
+
+
 def make_app(model: str | Path, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_PIXELS,
              max_batch: int = 16):
     """The ASGI app (FastAPI) for the bundle at `model`: the Gradio page at /, POST /predict, GET /health.
     `max_batch=1` answers each request with its own forward pass (no batching)."""
     gr = _require_gradio()
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
+    from fastapi import Request
 
     from fastlearn import load_learner
     from fastlearn.infer.batcher import PredictionBatcher
     from fastlearn.infer.bundle import read_manifest
-    if read_manifest(model)[0]["kind"] == "table":
+    kind = read_manifest(model)[0]["kind"]
+    if kind == "table":
         return _table_app(gr, load_learner(model), max_bytes)
+    if kind == "text":
+        return _text_app(gr, load_learner(model), max_bytes)
     predictor = load_learner(model, max_pixels=max_pixels)
     k = min(5, len(predictor.classes))
     batcher = PredictionBatcher(predictor, k, max_batch=max_batch)
@@ -149,36 +168,31 @@ def make_app(model: str | Path, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: i
     def predict_one(item):  # for the page, whose handlers run on Gradio's worker threads
         return batcher.submit(pixels(item)).result()
 
-    app = FastAPI(title="fastlearn", docs_url=None, redoc_url=None)
+    app = _api(predictor)
     app.state.batcher = batcher
-
-    @app.get("/health")
-    def health():
-        return {"status": "ok", "classes": predictor.classes}
 
     @app.post("/predict")
     async def predict(request: Request):
-        error = lambda code, msg: JSONResponse({"error": msg}, status_code=code)  # noqa: E731
         try:
             body = await _read_body(request, max_bytes)
             if request.headers.get("content-type", "").startswith("multipart/form-data"):
                 body = await _multipart_image(request, body, max_bytes)
                 if body is None:
-                    return error(400, "multipart upload without an 'image' file field")
+                    return _error(400, "multipart upload without an 'image' file field")
         except _TooLarge as e:
-            return error(413, str(e))
+            return _error(413, str(e))
         except Exception:  # a malformed multipart body, a client gone mid-upload
-            return error(400, "the upload could not be read: send the image as the body, or as the 'image' "
+            return _error(400, "the upload could not be read: send the image as the body, or as the 'image' "
                               "field of a multipart/form-data form")
         if not body:
-            return error(400, "empty upload: send an image file")
+            return _error(400, "empty upload: send an image file")
         try:
             result = await asyncio.wrap_future(batcher.submit(await asyncio.to_thread(pixels, body)))
         except BadImageError as e:
-            return error(400, f"not an image we can read: {e.reason}")
+            return _error(400, f"not an image we can read: {e.reason}")
         except Exception:  # the server keeps serving whatever one request does; details go to its log only
             _log.exception("prediction failed")
-            return error(500, "prediction failed; the server's log has the details")
+            return _error(500, "prediction failed; the server's log has the details")
         return _answer(result)
 
     page, theme = _page(gr, predictor, predict_one, k)
@@ -194,29 +208,23 @@ def _table_app(gr, predictor, max_bytes: int):
     """The app for a table model: a form with a field per column, POST /predict with JSON rows."""
     import warnings
 
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
+    from fastapi import Request
 
-    app = FastAPI(title="fastlearn", docs_url=None, redoc_url=None)
     columns = predictor.columns
-
-    @app.get("/health")
-    def health():
-        return {"status": "ok", "classes": predictor.classes, "columns": columns}
+    app = _api(predictor, columns=columns)
 
     @app.post("/predict")
     async def predict(request: Request):
-        error = lambda code, msg: JSONResponse({"error": msg}, status_code=code)  # noqa: E731
         try:
             body = await _read_body(request, max_bytes)
             rows = json.loads(body)
         except _TooLarge as e:
-            return error(413, str(e))
+            return _error(413, str(e))
         except (ValueError, UnicodeDecodeError):
-            return error(400, "the body must be JSON: a row {\"column\": value, ...} or a list of rows")
+            return _error(400, "the body must be JSON: a row {\"column\": value, ...} or a list of rows")
         one = isinstance(rows, dict)
         if not (one or isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows)):
-            return error(400, "send a JSON row {\"column\": value, ...} or a non-empty list of rows; the columns "
+            return _error(400, "send a JSON row {\"column\": value, ...} or a non-empty list of rows; the columns "
                               f"are {', '.join(columns)}")
         try:
             with warnings.catch_warnings():
@@ -225,7 +233,7 @@ def _table_app(gr, predictor, max_bytes: int):
                                                   min(5, len(predictor.classes)))
         except Exception:
             _log.exception("prediction failed")
-            return error(500, "prediction failed; the server's log has the details")
+            return _error(500, "prediction failed; the server's log has the details")
         return _answer(results[0]) if one else [_answer(r) for r in results]
 
     proc = predictor.processor
@@ -254,6 +262,45 @@ def _table_app(gr, predictor, max_bytes: int):
             return {predictor.target: result.probability} if predictor.regression else dict(result.top)
 
         go.click(on_submit, fields, label, api_name="predict")
+    theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+    return gr.mount_gradio_app(app, page, path="/", theme=theme, footer_links=[], ssr_mode=False)
+
+
+def _text_app(gr, predictor, max_bytes: int):
+    """The app for a text model: a text box, POST /predict with {"text": ...} or {"texts": [...]}."""
+    from fastapi import Request
+
+    app = _api(predictor)
+    k = min(5, len(predictor.classes))
+
+    @app.post("/predict")
+    async def predict(request: Request):
+        try:
+            body = json.loads(await _read_body(request, max_bytes))
+        except _TooLarge as e:
+            return _error(413, str(e))
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, 'the body must be JSON: {"text": "..."} or {"texts": ["...", ...]}')
+        one = isinstance(body, dict) and isinstance(body.get("text"), str)
+        many = isinstance(body, dict) and isinstance(body.get("texts"), list) and body["texts"] and \
+            all(isinstance(t, str) for t in body["texts"])
+        if not (one or many):
+            return _error(400, 'send {"text": "..."} or {"texts": ["...", ...]}')
+        try:
+            results = await asyncio.to_thread(predictor.predict_many, [body["text"]] if one else body["texts"], k)
+        except Exception:
+            _log.exception("prediction failed")
+            return _error(500, "prediction failed; the server's log has the details")
+        return _answer(results[0]) if one else [_answer(r) for r in results]
+
+    with gr.Blocks(title="fastlearn: text", analytics_enabled=False) as page:
+        gr.Markdown(f"# {predictor.manifest['arch']}: {', '.join(predictor.classes[:20])}")
+        with gr.Row():
+            with gr.Column():
+                box = gr.Textbox(label="text", lines=4, elem_id="text")
+                go = gr.Button("predict", elem_id="go")
+            label = gr.Label(num_top_classes=k, label="prediction", elem_id="prediction")
+        go.click(lambda t: dict(predictor.predict(t or "", k=k).top), box, label, api_name="predict")
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     return gr.mount_gradio_app(app, page, path="/", theme=theme, footer_links=[], ssr_mode=False)
 

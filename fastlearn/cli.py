@@ -132,6 +132,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="what the bundle predicts with: the network, LightGBM, their average, or auto (default): "
                           "the best of the three by validation")
     tab.add_argument("--encoding", help="the CSV's text encoding when not UTF-8, e.g. latin-1")
+    txt = t.add_argument_group("texts (DATA is a .csv file with --text)")
+    txt.add_argument("--text", type=_names, help="the text column (several, comma-separated, are joined)")
+    txt.add_argument("--max-len", type=_whole(2), default=128, help="tokens a text keeps (default 128)")
     t.add_argument("--lr", type=_rate, default="auto", help="'auto' (lr_find's suggestion) or a number")
     t.add_argument("--precompute", action="store_true", help="train the head on cached activations first")
     t.add_argument("--no-unfreeze", action="store_true", help="train the head only")
@@ -183,6 +186,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _cmd_train(a) -> None:
     data = Path(a.data)
+    if a.text:
+        return _train_text(a)
     if data.is_file() or a.target:
         return _train_table(a)
     from fastlearn.vision.recipe import RecipeConfig, run_recipe
@@ -209,6 +214,18 @@ def _train_table(a) -> None:
         data=a.data, target=a.target, cat=a.cat, cont=a.cont, layers=a.layers, epochs=a.epochs or 10, lr=a.lr,
         bs=a.bs or 64, folds=a.folds, model=a.model, valid_pct=a.valid_pct or 0.2, out=out, overwrite=a.overwrite,
         seed=a.seed, encoding=a.encoding))
+
+
+def _train_text(a) -> None:
+    data = Path(a.data)
+    if not data.is_file() or not a.target:
+        raise ValueError("--text needs a CSV file as DATA and --target COLUMN (the label to learn)")
+    from fastlearn.text.recipe import TextRecipeConfig, run_text_recipe
+    arch = a.arch if a.arch != "tf_efficientnet_lite0" else "all-MiniLM-L6-v2"  # the images' default is not a text model
+    run_text_recipe(TextRecipeConfig(
+        data=a.data, text=a.text, target=a.target, arch=arch, epochs=a.epochs or 2, lr=a.lr, bs=a.bs or 32,
+        max_len=a.max_len, valid_pct=a.valid_pct or 0.2, out=a.out or str(Path("runs") / data.stem),
+        overwrite=a.overwrite, seed=a.seed, encoding=a.encoding))
 
 
 def _cmd_lr_find(a) -> None:
@@ -249,7 +266,7 @@ def _evaluate_table(pred, a) -> None:
     import torch
     from fastlearn.infer.predictions import evaluate
     from fastlearn.tabular.data import read_table
-    from fastlearn.tabular.processor import category_key
+    from fastlearn.utils.targets import category_key
     df = read_table(a.data)
     if pred.target not in df.columns:
         raise ValueError(f"{a.data} has no {pred.target!r} column to score against; its columns are "
@@ -297,6 +314,8 @@ def _cmd_predict(a) -> None:
     pred = load_learner(a.model)
     if pred.kind == "table":
         return _predict_table(pred, a)
+    if pred.kind == "text":
+        return _predict_texts(pred, a)
     files = []
     for p in map(Path, a.paths):
         files += list_images(p) if p.is_dir() else [p]  # a missing file gets a row saying so
@@ -333,6 +352,27 @@ def _predict_table(pred, a) -> None:
     print(table.to_string(max_rows=40))
     if a.csv:
         print(f"{len(table)} predictions written to {a.csv}")
+
+
+def _predict_texts(pred, a) -> None:
+    """Texts from CSV files (their `text` column, or the first) or given on the command line."""
+    import pandas as pd
+    from fastlearn.utils.atomic import atomic_path
+    from fastlearn.utils.csv_files import read_table
+    texts = []
+    for item in a.paths:
+        if item.lower().endswith(".csv") and Path(item).is_file():
+            df = read_table(item)
+            texts += df["text" if "text" in df.columns else df.columns[0]].fillna("").astype(str).tolist()
+        else:
+            texts.append(item)
+    results = pred.predict_many(texts, k=a.top)
+    for t, r in zip(texts, results):
+        print(f"{r.label}\t{r.probability:.4f}\t{t[:80]}")
+    if a.csv:
+        with atomic_path(a.csv) as tmp:
+            pd.DataFrame({"text": texts, "label": [r.label for r in results],
+                          "probability": [r.probability for r in results]}).to_csv(tmp, index=False)
 
 
 def _cmd_export(a) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-__all__ = ["mnist_digits", "mnist_folders", "mnist_csv", "SHAPE_TAGS", "shape_tiles", "titanic_csv"]
+__all__ = ["mnist_digits", "mnist_folders", "mnist_csv", "SHAPE_TAGS", "shape_tiles", "titanic_csv", "movie_reviews_csv"]
 
 
 def _package_file(package: str, relative: str, install_hint: str) -> Path:
@@ -157,3 +157,41 @@ def titanic_csv(dest: str | Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     pd.read_csv(zipped).to_csv(dest / "titanic.csv", index=False)
     return dest / "titanic.csv"
+
+
+def movie_reviews_csv(dest: str | Path, cache: str | Path | None = None) -> Path:
+    """The 10,568 movie-review sentences with a non-zero mean rating from Hutto and Gilbert's VADER
+    study (ICWSM 2014), which the `vaderSentiment` source distribution carries, as
+    `dest/movie_reviews.csv` with `text`, `rating` (-4 to 4, the mean of 20 people) and `label`
+    (positive or negative). The sdist is found in `cache` (default: fastlearn's cache) or
+    fetched there once with `pip download --no-binary :all: vadersentiment`."""
+    import subprocess
+    import sys
+    import tarfile
+
+    import pandas as pd
+
+    from fastlearn.utils.paths import default_cache_dir
+    where = Path(cache) if cache is not None else default_cache_dir() / "downloads"
+    where.mkdir(parents=True, exist_ok=True)
+    found = sorted(where.glob("vaderSentiment-*.tar.gz")) + sorted(where.glob("vadersentiment-*.tar.gz"))
+    if not found:
+        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
+                            "vadersentiment", "-d", str(where)], capture_output=True, text=True)
+        found = sorted(where.glob("[vV]ader[sS]entiment-*.tar.gz"))
+        if r.returncode != 0 or not found:
+            raise FileNotFoundError(f"could not fetch the vaderSentiment source distribution into {where} "
+                                    f"(pip said: {r.stderr.strip()[-300:]}); put vaderSentiment-*.tar.gz there by hand")
+    with tarfile.open(found[-1]) as sdist:
+        inner = next(m for m in sdist.getmembers() if m.name.endswith("hutto_ICWSM_2014.tar.gz"))
+        with tarfile.open(fileobj=sdist.extractfile(inner)) as study:
+            member = next(m for m in study.getmembers() if m.name.endswith("movieReviewSnippets_GroundTruth.txt"))
+            lines = study.extractfile(member).read().decode("utf-8").splitlines()
+    rows = [ln.split("\t", 2) for ln in lines if ln.count("\t") >= 2]
+    df = pd.DataFrame({"rating": [float(r[1]) for r in rows], "text": [r[2].strip() for r in rows]})
+    df = df[df["rating"] != 0].reset_index(drop=True)
+    df["label"] = np.where(df["rating"] > 0, "positive", "negative")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    df[["text", "rating", "label"]].to_csv(dest / "movie_reviews.csv", index=False)
+    return dest / "movie_reviews.csv"

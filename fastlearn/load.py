@@ -13,13 +13,14 @@ __all__ = ["load_learner"]
 
 def _kind_checks() -> dict:
     from fastlearn.tabular.predictor import validate_table_manifest
+    from fastlearn.text.predictor import validate_text_manifest
     from fastlearn.vision.predictor import validate_image_manifest
-    return {"image": validate_image_manifest, "table": validate_table_manifest}
+    return {"image": validate_image_manifest, "table": validate_table_manifest, "text": validate_text_manifest}
 
 
 def load_learner(path: str | Path, device: str | torch.device | None = None, **options) -> Predictor:
-    """The predictor for a bundle written by `learn.export(path)`: an `ImagePredictor` or a
-    `TablePredictor`, as the manifest's `kind` says. Refuses bundles whose files do not match
+    """The predictor for a bundle written by `learn.export(path)`: an `ImagePredictor`, a
+    `TablePredictor` or a `TextPredictor`, as the manifest's `kind` says. Refuses bundles whose files do not match
     their digests, whose manifest has a field missing or out of range, or whose weights do not
     fit the model the manifest describes (see `fastlearn.infer.bundle`). `options` go to the
     kind's predictor (images: `max_pixels`)."""
@@ -28,5 +29,8 @@ def load_learner(path: str | Path, device: str | torch.device | None = None, **o
     if manifest["kind"] == "table":
         from fastlearn.tabular.predictor import load_table_predictor
         return load_table_predictor(manifest, weights, device, **options)
+    if manifest["kind"] == "text":
+        from fastlearn.text.predictor import load_text_predictor
+        return load_text_predictor(manifest, weights, device, **options)
     from fastlearn.vision.predictor import load_image_predictor
     return load_image_predictor(manifest, weights, device, **options)

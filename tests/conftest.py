@@ -127,3 +127,14 @@ def titanic_csv(titanic_df, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("titanic") / "titanic.csv"
     titanic_df.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def reviews_df(tmp_path_factory):
+    """The 10,568 rated movie-review sentences of the vaderSentiment sdist (fetched once with pip
+    into the shared download cache when missing), text and label (positive or negative)."""
+    import pandas as pd
+
+    from fastlearn.datasets import movie_reviews_csv
+    cache = Path(os.environ.get("FASTLEARN_DOWNLOADS", Path.home() / ".cache" / "fastlearn" / "downloads"))
+    return pd.read_csv(movie_reviews_csv(tmp_path_factory.mktemp("reviews"), cache=cache))

@@ -57,8 +57,32 @@ class TableKind:
         return str(tmp_path / "rows.csv")
 
 
-@pytest.fixture(params=[ImageKind, TableKind], ids=lambda k: k.name)
+class TextKind:
+    name = "text"
+    bar = 0.6  # positive or negative: chance is 0.5
+
+    def __init__(self, mnist_root, titanic_df, reviews_df):
+        from fastlearn import TextData
+        self.data = TextData.from_df(reviews_df.sample(400, random_state=0), "text", "label", seed=0)
+
+    def learner(self):
+        return Learner.pretrained("all-MiniLM-L6-v2", self.data, seed=0, progress=False)
+
+    def items(self, tmp_path):
+        texts = [self.data.texts.iloc[i] for i in self.data.valid_idx[:8]]
+        return texts, json.dumps({"text": texts[0]}).encode(), "application/json"
+
+    def script(self):
+        return "items = json.loads(sys.argv[2])"
+
+    def arg(self, items, tmp_path):
+        return json.dumps(items)
+
+
+@pytest.fixture(params=[ImageKind, TableKind, TextKind], ids=lambda k: k.name)
 def kind(request, mnist_root, titanic_df):
+    if request.param is TextKind:
+        return TextKind(mnist_root, titanic_df, request.getfixturevalue("reviews_df"))
     return request.param(mnist_root, titanic_df)
 
 

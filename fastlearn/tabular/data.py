@@ -13,39 +13,15 @@ from torch import nn
 
 from fastlearn.tabular.columns import MAX_CARD, plan_columns
 from fastlearn.tabular.loader import TableLoader
-from fastlearn.tabular.processor import TabularProcessor, category_key
+from fastlearn.tabular.processor import TabularProcessor
 from fastlearn.utils.device import default_device
 from fastlearn.utils.errors import DataError, DataWarning
+from fastlearn.utils.csv_files import read_table
+from fastlearn.utils.targets import category_key, class_names, stratified_valid
 
 __all__ = ["TabularData", "read_table"]
 
 EVAL_BS = 4096
-
-
-def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
-    """A CSV as a DataFrame, with an error that names the file and what to do when it cannot be read."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file. Pass the path of a CSV file.")
-    try:
-        return pd.read_csv(path, encoding=encoding) if encoding else pd.read_csv(path)
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path} is not UTF-8 ({e.reason} at byte {e.start}); pass its encoding, e.g. "
-                        "encoding='latin-1' (--encoding latin-1 on the command line).") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise DataError(f"{path} could not be read as a CSV: {e}") from None
-
-
-def _stratified_valid(y: np.ndarray, valid_pct: float, seed: int) -> np.ndarray:
-    """Row positions for validation: `valid_pct` of every class (at least one row where a class has two)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for cls in np.unique(y):
-        rows = np.flatnonzero(y == cls)
-        rng.shuffle(rows)
-        n = int(round(len(rows) * valid_pct))
-        out.append(rows[:max(n, 1 if len(rows) > 1 else 0)])
-    return np.sort(np.concatenate(out))
 
 
 class TabularData:
@@ -101,7 +77,7 @@ class TabularData:
             y = torch.tensor(y_raw.to_numpy(dtype=np.float32)).view(-1, 1)
         else:
             keys = y_raw.map(category_key)
-            self.classes = sorted(keys.unique().tolist(), key=lambda v: (0, int(v), v) if v.lstrip("-").isdigit() else (1, 0, v))
+            self.classes = class_names(keys)
             if len(self.classes) < 2:
                 raise DataError(f"the target {target!r} has one class only ({self.classes[0]!r}): nothing to learn. "
                                 "Check the column, or give rows of other classes.")
@@ -115,7 +91,7 @@ class TabularData:
         elif self.regression:
             valid = np.sort(np.random.default_rng(seed).permutation(n)[:int(round(n * valid_pct))])
         else:
-            valid = _stratified_valid(y.numpy(), valid_pct, seed)
+            valid = stratified_valid(y.numpy(), valid_pct, seed)
         train = np.setdiff1d(np.arange(n), valid)
         if len(train) < 2:
             raise DataError(f"{len(train)} training row(s) after the validation split: give more rows")

@@ -12,18 +12,9 @@ import torch
 
 from fastlearn.tabular.columns import ColumnPlan, expand_dates
 from fastlearn.utils.errors import DataWarning
+from fastlearn.utils.targets import category_key
 
 __all__ = ["TabularProcessor", "category_key"]
-
-
-def category_key(value) -> str:
-    """The text a category value is known by: 3, 3.0 and "3" are the same category (a CSV read
-    back, or a JSON row, may give any of them)."""
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, float, np.integer, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
 
 
 class TabularProcessor:

@@ -11,7 +11,8 @@ specific to one comes from its data object (`ImageData`, `TabularData`):
 - `items_of(split)`, `item_names(split)`: what interpretation shows and predictions name;
 - optionally `callbacks` (added to every fit), `precomputed(model, device)` (`precompute`),
   `statistics_batches()` (the training set for `precise_bn`, in fewer, larger batches than
-  training's), `loss_fn` and `metrics` (defaults), `to_onnx(...)`, `split_hints`.
+  training's), `loss_fn` and `metrics` (defaults), `to_onnx(...)`, `split_hints`,
+  `bundle_files(model)` (more files for the bundle: a text model's tokenizer).
 
 A model may offer `for_evaluation()`, a context giving a faster equivalent of itself to
 evaluate with (an image model folds its BatchNorm), and gives an export its `bundle_config()`.
@@ -194,6 +195,7 @@ class Learner:
             raise ValueError("Learner.pretrained(arch, data): pass the data to train on")
         if getattr(data, "kind", None) == "table":
             raise ValueError("tables have no pretrained models: use Learner.tabular(data)")
+        # `arch` is the model's name: for texts a Hugging Face name or folder
         if seed is not None:
             torch.manual_seed(seed)
         model = data.build_model(arch, pretrained=pretrained, weights=weights, n_groups=n_groups, ps=ps,
@@ -648,7 +650,8 @@ class Learner:
         manifest = {"fastlearn_version": __version__, "kind": self.data.kind, "classes": list(self.data.classes),
                     "multi_label": self.multi_label, "temperature": self.temperature, "threshold": self.threshold,
                     **self.model.bundle_config(), **self.data.bundle_state(), **fields}
-        return write_bundle(path, self.model, manifest, files)
+        kind_files = getattr(self.data, "bundle_files", None)  # a text model's tokenizer and config
+        return write_bundle(path, self.model, manifest, {**(kind_files(self.model) if kind_files else {}), **(files or {})})
 
     def to_onnx(self, path: str | Path) -> Path:
         """An ONNX file of the model returning calibrated probabilities (images: taking normalised

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["accuracy", "error_rate", "log_loss", "rmse", "top_k_accuracy", "top5_accuracy", "METRICS"]
+__all__ = ["accuracy", "error_rate", "log_loss", "rmse", "pearson", "top_k_accuracy", "top5_accuracy", "METRICS"]
 
 
 def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
@@ -30,6 +30,13 @@ def rmse(outputs: torch.Tensor, targets: torch.Tensor) -> float:
     return torch.sqrt(torch.mean((outputs.float().view(-1) - targets.float().view(-1)) ** 2)).item()
 
 
+def pearson(outputs: torch.Tensor, targets: torch.Tensor) -> float:
+    """Pearson correlation of a regression's outputs with its targets (higher is better)."""
+    x, y = outputs.float().view(-1), targets.float().view(-1)
+    x, y = x - x.mean(), y - y.mean()
+    return float((x * y).sum() / (x.norm() * y.norm()).clamp_min(1e-12))
+
+
 # Metrics where less is better say so; whoever keeps the "best" epoch (RollbackOnDivergence) reads it.
 error_rate.lower_is_better = True
 log_loss.lower_is_better = True
@@ -47,5 +54,5 @@ def top5_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
     return top_k_accuracy(logits, targets, 5)
 
 
-METRICS = {"accuracy": accuracy, "error_rate": error_rate, "log_loss": log_loss, "rmse": rmse,
+METRICS = {"accuracy": accuracy, "error_rate": error_rate, "log_loss": log_loss, "rmse": rmse, "pearson": pearson,
            "top5_accuracy": top5_accuracy}

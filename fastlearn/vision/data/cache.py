@@ -32,6 +32,8 @@ import xxhash
 from fastlearn.vision.data.images import BadImageError, UnreadableFileError, load_resized
 from fastlearn.utils.atomic import atomic_path, default_file_mode, fsync_path
 
+from fastlearn.utils.paths import default_cache_dir
+
 __all__ = ["ImageCache", "CacheWarning", "default_cache_dir"]
 
 _FORMAT_VERSION = 1
@@ -43,14 +45,6 @@ class CacheWarning(UserWarning):
 
 class _Damaged(Exception):
     """A cache file that fails a check; the message says which."""
-
-
-def default_cache_dir() -> Path:
-    """`$FASTLEARN_CACHE`, else `$XDG_CACHE_HOME/fastlearn`, else `~/.cache/fastlearn`."""
-    if os.environ.get("FASTLEARN_CACHE"):
-        return Path(os.environ["FASTLEARN_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "fastlearn"
 
 
 def _fallback_cache_dir() -> Path:

@@ -1,0 +1,34 @@
+"""Targets of any data kind: class names from values, and a validation split stratified by class."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["category_key", "class_names", "stratified_valid"]
+
+
+def category_key(value) -> str:
+    """The text a category value is known by: 3, 3.0 and "3" are the same category (a CSV read
+    back, or a JSON row, may give any of them)."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, float, np.integer, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def class_names(keys: pd.Series) -> list[str]:
+    """The distinct class names, whole numbers in numeric order first, then the rest sorted."""
+    return sorted(keys.unique().tolist(), key=lambda v: (0, int(v), v) if v.lstrip("-").isdigit() else (1, 0, v))
+
+
+def stratified_valid(y: np.ndarray, valid_pct: float, seed: int) -> np.ndarray:
+    """Row positions for validation: `valid_pct` of every class (at least one row where a class has two)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for cls in np.unique(y):
+        rows = np.flatnonzero(y == cls)
+        rng.shuffle(rows)
+        n = int(round(len(rows) * valid_pct))
+        out.append(rows[:max(n, 1 if len(rows) > 1 else 0)])
+    return np.sort(np.concatenate(out))
