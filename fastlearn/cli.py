@@ -150,11 +150,13 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--out", default="lr_find.png", help="plot file (default lr_find.png)")
 
     e = sub.add_parser("evaluate", parents=[debug],
-                       help="accuracy, log loss and per-class metrics of a model on labelled images")
+                       help="accuracy, log loss and per-class metrics of a model on labelled data")
     e.add_argument("model", help="bundle folder written by train/export")
-    e.add_argument("data", help="folder of class folders (its valid/ if it has one)")
+    e.add_argument("data", help="folder of class folders (its valid/ if it has one); for a table or text model, "
+                                "a CSV with the target column (and `text`)")
 
-    pr = sub.add_parser("predict", parents=[debug], help="predict image files or folders")
+    pr = sub.add_parser("predict", parents=[debug],
+                        help="predict image files or folders, the rows of CSV files, or texts (strings or CSVs)")
     pr.add_argument("model")
     pr.add_argument("paths", nargs="+")
     pr.add_argument("--top", type=_whole(1), default=3, help="classes to show per image")
@@ -247,7 +249,7 @@ def _cmd_evaluate(a) -> None:
     from fastlearn.vision.data.items import items_from_folders
     from fastlearn.infer.predictions import evaluate
     pred = load_learner(a.model)
-    if pred.kind == "table":
+    if pred.kind in ("table", "text"):
         return _evaluate_table(pred, a)
     root = Path(a.data)
     folder = root / "valid" if (root / "valid").is_dir() else root
@@ -263,16 +265,19 @@ def _cmd_evaluate(a) -> None:
 
 
 def _evaluate_table(pred, a) -> None:
+    """A table or text model scored on a labelled CSV (a text model reads its `text` column)."""
     import torch
     from fastlearn.infer.predictions import evaluate
-    from fastlearn.tabular.data import read_table
+    from fastlearn.utils.csv_files import read_table
     from fastlearn.utils.targets import category_key
     df = read_table(a.data)
-    if pred.target not in df.columns:
-        raise ValueError(f"{a.data} has no {pred.target!r} column to score against; its columns are "
+    needed = [pred.target] + (["text"] if pred.kind == "text" else [])
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise ValueError(f"{a.data} has no {', '.join(map(repr, missing))} column to score against; its columns are "
                          f"{', '.join(map(str, df.columns))}")
     df = df[df[pred.target].notna()]
-    probs = pred.probs(df)
+    probs = pred.probs(df if pred.kind == "table" else df["text"].fillna("").astype(str).tolist())
     if pred.regression:
         err = probs.view(-1) - torch.tensor(df[pred.target].to_numpy(dtype="float32"))
         print(f"RMSE {float(err.pow(2).mean().sqrt()):.4f} on {len(df)} rows")
@@ -342,7 +347,7 @@ def _cmd_predict(a) -> None:
 
 def _predict_table(pred, a) -> None:
     import pandas as pd
-    from fastlearn.tabular.data import read_table
+    from fastlearn.utils.csv_files import read_table
     frames = []
     for p in map(Path, a.paths):
         if p.suffix.lower() != ".csv":

@@ -67,6 +67,8 @@ def test_train_from_the_command_line_and_predict_sentences(reviews_df, tmp_path)
     r = run("predict", out / "model", "A gorgeous, moving film.", "Dull, lifeless and far too long.")
     first, second = (line.split("\t")[0] for line in r.stdout.strip().splitlines())
     assert (first, second) == ("positive", "negative")
+    reviews_df.sample(100, random_state=3).to_csv(tmp_path / "labelled.csv", index=False)
+    assert "accuracy" in run("evaluate", out / "model", tmp_path / "labelled.csv").stdout
 
 
 def test_a_numeric_score_is_a_regression_scored_by_pearson_correlation(reviews_df):

@@ -40,7 +40,10 @@ out = {"base": rss_after_freeing(24), "faults_untouched": pages_faulted_by_a_blo
 with reuse_freed_memory():
     out["inside"] = reusing_freed_memory()
     out["kept"] = rss_after_freeing(24)
-    out["faults_inside"] = pages_faulted_by_a_block_again(24)
+    # the fewest of three tries: now and then (1 run in 3 on the 2-core VM, 2026-12-03) all the
+    # kept pages are faulted in anew, from outside malloc's settings; were the setting broken,
+    # every try would fault them all
+    out["faults_inside"] = min(pages_faulted_by_a_block_again(24) for _ in range(3))
     with reuse_freed_memory():
         pass
     out["inner_left"] = reusing_freed_memory()
