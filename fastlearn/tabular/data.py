@@ -9,13 +9,13 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from fastlearn.tabular.columns import MAX_CARD, plan_columns
 from fastlearn.tabular.loader import TableLoader
 from fastlearn.tabular.processor import TabularProcessor
 from fastlearn.utils.device import default_device
 from fastlearn.utils.errors import DataError, DataWarning
+from fastlearn.train.splits import SplitData
 from fastlearn.utils.csv_files import read_table
 from fastlearn.utils.targets import category_key, class_names, stratified_valid
 
@@ -24,7 +24,7 @@ __all__ = ["TabularData", "read_table"]
 EVAL_BS = 4096
 
 
-class TabularData:
+class TabularData(SplitData):
     """Rows of a table with a target column, ready for `Learner.tabular`.
 
     Columns are classified by `plan_columns` (override with `cat_names` / `cont_names`) and
@@ -127,24 +127,9 @@ class TabularData:
 
     # ----- what the Learner asks of a data kind -----------------------------------------------
     @property
-    def c(self) -> int:
-        """Outputs of the model: classes, or 1 for regression."""
-        return 1 if self.regression else len(self.classes)
-
-    @property
-    def loss_fn(self) -> nn.Module:
-        return nn.MSELoss() if self.regression else nn.CrossEntropyLoss()
-
-    @property
     def metrics(self) -> list:
         from fastlearn.train.metrics import accuracy, rmse
         return [rmse] if self.regression else [accuracy]
-
-    def _split_idx(self, split: str) -> np.ndarray:
-        idx = {"train": self.train_idx, "valid": self.valid_idx, "test": self.test_idx}.get(split)
-        if idx is None:
-            raise ValueError(f"split must be 'train', 'valid' or 'test', got {split!r}")
-        return idx
 
     def loader(self, split: str, augment: bool | None = None, shuffle: bool | None = None, bs: int | None = None,
                seed: int | None = None) -> TableLoader:
@@ -156,23 +141,6 @@ class TabularData:
         return TableLoader(self.cats, self.conts, self.y, torch.from_numpy(self._split_idx(split)), bs,
                            shuffle=train if shuffle is None else shuffle, drop_last=train,
                            seed=self.seed if seed is None else seed)
-
-    def _dl(self, split: str) -> TableLoader:
-        if split not in self._dls:
-            self._dls[split] = self.loader(split)
-        return self._dls[split]
-
-    @property
-    def train_dl(self) -> TableLoader:
-        return self._dl("train")
-
-    @property
-    def valid_dl(self) -> TableLoader:
-        return self._dl("valid")
-
-    @property
-    def test_dl(self) -> TableLoader:
-        return self._dl("test")
 
     def statistics_batches(self) -> TableLoader:
         """Every training row in one batch: `precise_bn`'s pass over the training set, exact and

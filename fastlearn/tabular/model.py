@@ -7,6 +7,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from fastlearn.train.freezing import GroupFreezing
+
 __all__ = ["TabularModel", "embedding_size"]
 
 
@@ -15,7 +17,7 @@ def embedding_size(n_categories: int) -> int:
     return min(600, round(1.6 * n_categories ** 0.56))
 
 
-class TabularModel(nn.Module):
+class TabularModel(GroupFreezing, nn.Module):
     """`forward((cats, conts))`: categorical codes (n, n_cat) long and continuous values
     (n, n_cont) float, to (n, n_out). `y_range=(lo, hi)` squashes a regression output into
     that range with a sigmoid, as fastai does. Layer groups: the inputs (embeddings and the
@@ -43,7 +45,6 @@ class TabularModel(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.out = nn.Linear(n_in, n_out)
         self.y_range = y_range
-        self._frozen_before = 0
 
     def forward(self, x: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         cats, conts = x
@@ -63,22 +64,6 @@ class TabularModel(nn.Module):
         """The inputs (embeddings, continuous BatchNorm), the hidden blocks, the output layer."""
         inputs = list(self.embeds.parameters()) + (list(self.bn_cont.parameters()) if self.bn_cont else [])
         return [inputs, list(self.blocks.parameters()), list(self.out.parameters())]
-
-    @property
-    def n_groups(self) -> int:
-        return 3
-
-    @property
-    def frozen_groups(self) -> int:
-        return self._frozen_before
-
-    def freeze_to(self, n: int) -> None:
-        """Train only layer groups n and later (-1: the output layer alone)."""
-        n = n % self.n_groups if n < 0 else n
-        self._frozen_before = n
-        for g, params in enumerate(self.layer_groups):
-            for p in params:
-                p.requires_grad_(g >= n)
 
     def bundle_config(self) -> dict:
         """What rebuilds this model for an export bundle (its weights apart)."""

@@ -9,10 +9,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from fastlearn.text.loader import TextLoader
 from fastlearn.text.tokens import TokenIds, tokenize
+from fastlearn.train.splits import SplitData
 from fastlearn.utils.csv_files import read_table
 from fastlearn.utils.device import default_device
 from fastlearn.utils.errors import DataError, DataWarning
@@ -37,7 +37,7 @@ def join_columns(df: pd.DataFrame, text: str | Sequence[str]) -> pd.Series:
                      index=df.index)
 
 
-class TextData:
+class TextData(SplitData):
     """Texts and their targets, ready for `Learner.pretrained(model_name, data)`, which
     tokenizes them with that model's tokenizer (once; the ids are cached on disk). Targets: a
     class, or for a numeric column of more than 20 values a score to regress (MSE; Pearson
@@ -153,23 +153,9 @@ class TextData:
 
     # ----- what the Learner asks of a data kind -----------------------------------------------
     @property
-    def c(self) -> int:
-        return 1 if self.regression else len(self.classes)
-
-    @property
-    def loss_fn(self) -> nn.Module:
-        return nn.MSELoss() if self.regression else nn.CrossEntropyLoss()
-
-    @property
     def metrics(self) -> list:
         from fastlearn.train.metrics import accuracy, pearson
         return [pearson] if self.regression else [accuracy]
-
-    def _split_idx(self, split: str) -> np.ndarray:
-        idx = {"train": self.train_idx, "valid": self.valid_idx, "test": self.test_idx}.get(split)
-        if idx is None:
-            raise ValueError(f"split must be 'train', 'valid' or 'test', got {split!r}")
-        return idx
 
     def loader(self, split: str, augment: bool | None = None, shuffle: bool | None = None, bs: int | None = None,
                seed: int | None = None) -> TextLoader:
@@ -181,23 +167,6 @@ class TextData:
         return TextLoader(tokens, y, self._split_idx(split), bs or (self.bs if split == "train" else 2 * self.bs),
                           self.tokenizer.pad_token_id or 0, self.device, sortish=train,
                           seed=self.seed if seed is None else seed)
-
-    def _dl(self, split: str) -> TextLoader:
-        if split not in self._dls:
-            self._dls[split] = self.loader(split)
-        return self._dls[split]
-
-    @property
-    def train_dl(self) -> TextLoader:
-        return self._dl("train")
-
-    @property
-    def valid_dl(self) -> TextLoader:
-        return self._dl("valid")
-
-    @property
-    def test_dl(self) -> TextLoader:
-        return self._dl("test")
 
     def build_model(self, arch: str = "all-MiniLM-L6-v2", pretrained: bool = True, weights=None, n_groups: int = 4,
                     ps: tuple[float, float] = (0.1, 0.2), train_bn=None):

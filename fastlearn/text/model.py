@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from fastlearn.train.freezing import GroupFreezing
+
 __all__ = ["TextClassifier", "mean_pool"]
 
 
@@ -15,7 +17,7 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
 
 
-class TextClassifier(nn.Module):
+class TextClassifier(GroupFreezing, nn.Module):
     """`forward((input_ids, attention_mask))` -> (n, n_out). The head: BatchNorm, Dropout,
     Linear to `hidden`, ReLU, BatchNorm, Dropout, Linear (the image classifier's). Layer groups:
     the embeddings, the lower half of the encoder's layers, the upper half, the head."""
@@ -28,7 +30,6 @@ class TextClassifier(nn.Module):
         self.head = nn.Sequential(nn.BatchNorm1d(dim), nn.Dropout(ps[0]), nn.Linear(dim, hidden), nn.ReLU(inplace=True),
                                   nn.BatchNorm1d(hidden), nn.Dropout(ps[1]), nn.Linear(hidden, n_out))
         self.config = {"arch": arch, "n_out": int(n_out), "hidden": int(hidden), "ps": [float(p) for p in ps]}
-        self._frozen_before = 0
         self.freeze_to(self.n_groups - 1)
 
     def forward(self, x: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -50,22 +51,6 @@ class TextClassifier(nn.Module):
             seen.update(id(p) for p in g)
         groups[2] += [p for p in enc.parameters() if id(p) not in seen]  # a pooler, a final norm
         return groups + [list(self.head.parameters())]
-
-    @property
-    def n_groups(self) -> int:
-        return 4
-
-    @property
-    def frozen_groups(self) -> int:
-        return self._frozen_before
-
-    def freeze_to(self, n: int) -> None:
-        """Train only layer groups n and later (-1: the head alone)."""
-        n = n % self.n_groups if n < 0 else n
-        self._frozen_before = n
-        for g, params in enumerate(self.layer_groups):
-            for p in params:
-                p.requires_grad_(g >= n)
 
     def bundle_config(self) -> dict:
         """What rebuilds this model for an export bundle (its weights and the encoder's config apart)."""
