@@ -1,4 +1,5 @@
 """The web app in a real browser: upload a digit, read the predicted class."""
+import contextlib
 import json
 import os
 import shutil
@@ -28,21 +29,29 @@ def _driver():
     return webdriver.Chrome(service=Service(chromedriver), options=opts)
 
 
-@pytest.fixture(scope="module")
-def server(trained_digits, tmp_path_factory):
+@contextlib.contextmanager
+def _serving(app):
+    """`app` served by uvicorn on a thread, on a free port; yields its address."""
     import uvicorn
-    bundle = trained_digits.export(tmp_path_factory.mktemp("app") / "model")
-    srv = uvicorn.Server(uvicorn.Config(make_app(bundle, max_bytes=2_000_000), host="127.0.0.1", port=0,
-                                        log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
     while not srv.started:
         assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{srv.servers[0].sockets[0].getsockname()[1]}/"
-    srv.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{srv.servers[0].sockets[0].getsockname()[1]}/"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server(trained_digits, tmp_path_factory):
+    bundle = trained_digits.export(tmp_path_factory.mktemp("app") / "model")
+    with _serving(make_app(bundle, max_bytes=2_000_000)) as url:
+        yield url
 
 
 def _upload(driver, path, timeout=60):
@@ -207,7 +216,6 @@ def load_probs(learn, paths):
 
 def test_a_table_models_page_is_a_form_that_predicts_a_row(titanic_df, tmp_path):
     """The page of a table model in a browser: fill in a passenger, read the prediction."""
-    import uvicorn
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -221,26 +229,17 @@ def test_a_table_models_page_is_a_form_that_predicts_a_row(titanic_df, tmp_path)
             {"pclass": "3", "sex": "male", "age": 30, "fare": 8, "sibsp": "0", "parch": "0"}]
     expected = [pred.predict(row).label for row in rows]
     assert expected == ["1", "0"]  # two answers, so an empty form could not pass for both
-    srv = uvicorn.Server(uvicorn.Config(make_app(bundle), host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{srv.servers[0].sockets[0].getsockname()[1]}/"
     driver = _driver()
     try:
-        for row, label in zip(rows, expected):
-            driver.get(url)
-            _wait_text(driver, "body", "Predict survived")
-            for i, column in enumerate(pred.columns):
-                box = driver.find_element(By.CSS_SELECTOR, f"#column-{i} input")
-                box.send_keys(str(row[column]))
-                box.send_keys(Keys.TAB)
-            driver.find_element(By.CSS_SELECTOR, "#go").click()
-            assert _wait_text(driver, "#prediction [data-testid=label-output-value]") == label
+        with _serving(make_app(bundle)) as url:
+            for row, label in zip(rows, expected):
+                driver.get(url)
+                _wait_text(driver, "body", "Predict survived")
+                for i, column in enumerate(pred.columns):
+                    box = driver.find_element(By.CSS_SELECTOR, f"#column-{i} input")
+                    box.send_keys(str(row[column]))
+                    box.send_keys(Keys.TAB)
+                driver.find_element(By.CSS_SELECTOR, "#go").click()
+                assert _wait_text(driver, "#prediction [data-testid=label-output-value]") == label
     finally:
         driver.quit()
-        srv.should_exit = True
-        thread.join(10)
