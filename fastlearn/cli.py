@@ -90,7 +90,7 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", help="folder with train/ and valid/ class folders (or class folders), or the CSV's root; "
                                 "or a table (a .csv file) with --target")
     p.add_argument("--csv", help="labels CSV inside DATA (file names, labels), images in DATA/train")
-    p.add_argument("--multi-label", action="store_true", help="several tags per image, space-separated (with --csv)")
+    p.add_argument("--multi-label", action="store_true", help="several tags per image (with --csv) or text, space-separated")
     p.add_argument("--label-delim", type=_delim, default=" ",
                    help="what separates the tags with --multi-label: ';', ',', '|', tab or space (default space)")
     p.add_argument("--folder", default="train", help="image folder inside DATA for --csv (default train)")
@@ -227,7 +227,7 @@ def _train_text(a) -> None:
     run_text_recipe(TextRecipeConfig(
         data=a.data, text=a.text, target=a.target, arch=arch, epochs=a.epochs or 2, lr=a.lr, bs=a.bs or 32,
         max_len=a.max_len, valid_pct=a.valid_pct or 0.2, out=a.out or str(Path("runs") / data.stem),
-        overwrite=a.overwrite, seed=a.seed, encoding=a.encoding))
+        overwrite=a.overwrite, seed=a.seed, encoding=a.encoding, label_delim=a.label_delim if a.multi_label else None))
 
 
 def _cmd_lr_find(a) -> None:
@@ -281,6 +281,17 @@ def _evaluate_table(pred, a) -> None:
     if pred.regression:
         err = probs.view(-1) - torch.tensor(df[pred.target].to_numpy(dtype="float32"))
         print(f"RMSE {float(err.pow(2).mean().sqrt()):.4f} on {len(df)} rows")
+        return
+    if pred.multi_label:
+        from fastlearn.train.multilabel import fbeta_probs, per_tag_report
+        delim = pred.manifest.get("label_delim") or " "
+        tags = [[t for t in str(v).split(delim) if t.strip()] for v in df[pred.target]]
+        unknown = sorted({t for ts in tags for t in ts} - set(pred.classes))
+        if unknown:
+            raise ValueError(f"{a.data} has tags the model does not know: {', '.join(unknown)}")
+        y = torch.tensor([[float(c in ts) for c in pred.classes] for ts in tags])
+        print(per_tag_report(probs, y, list(pred.classes), pred.threshold).to_string())
+        print(f"F2 {fbeta_probs(probs, y, 2.0, pred.threshold):.4f} on {len(df)} rows")
         return
     keys = df[pred.target].map(category_key)
     unknown = sorted(set(keys) - set(pred.classes))
@@ -372,11 +383,12 @@ def _predict_texts(pred, a) -> None:
         else:
             texts.append(item)
     results = pred.predict_many(texts, k=a.top)
-    for t, r in zip(texts, results):
-        print(f"{r.label}\t{r.probability:.4f}\t{t[:80]}")
+    labels = [" ".join(r.label) if isinstance(r.label, list) else r.label for r in results]  # tags: space-separated
+    for t, r, label in zip(texts, results, labels):
+        print(f"{label}\t{r.probability:.4f}\t{t[:80]}")
     if a.csv:
         with atomic_path(a.csv) as tmp:
-            pd.DataFrame({"text": texts, "label": [r.label for r in results],
+            pd.DataFrame({"text": texts, "label": labels,
                           "probability": [r.probability for r in results]}).to_csv(tmp, index=False)
 
 

@@ -16,7 +16,7 @@ from fastlearn.train.splits import SplitData
 from fastlearn.utils.csv_files import read_table
 from fastlearn.utils.device import default_device
 from fastlearn.utils.errors import DataError, DataWarning
-from fastlearn.utils.targets import category_key, class_names, stratified_valid
+from fastlearn.utils.targets import category_key, check_label_delim, class_names, stratified_valid
 
 __all__ = ["TextData", "join_columns"]
 
@@ -40,23 +40,30 @@ def join_columns(df: pd.DataFrame, text: str | Sequence[str]) -> pd.Series:
 class TextData(SplitData):
     """Texts and their targets, ready for `Learner.pretrained(model_name, data)`, which
     tokenizes them with that model's tokenizer (once; the ids are cached on disk). Targets: a
-    class, or for a numeric column of more than 20 values a score to regress (MSE; Pearson
-    correlation). Empty texts are left out and counted in a warning; texts longer than
-    `max_len` tokens are cut and counted."""
+    class; with `label_delim`, tags (several per text, separated by it; an empty cell is no tag;
+    scored by F2 and accuracy at the tag threshold); or for a numeric column of more than 20
+    values a score to regress (MSE; Pearson correlation). Empty texts are left out and counted
+    in a warning; texts longer than `max_len` tokens are cut and counted."""
 
     kind = "text"
-    multi_label = False
     split_hints = {"test": "pass test_df= to TextData.from_df", "valid": "pass valid_pct= or valid_idx=",
                    "train": "give it labelled texts"}
 
     def __init__(self, texts: Sequence[str], targets: Sequence, valid_idx: Sequence[int] | None = None,
                  valid_pct: float = 0.2, seed: int = 0, bs: int = 32, max_len: int = 128,
                  test_texts: Sequence[str] | None = None, regression: bool | None = None,
-                 device: str | torch.device | None = None, target_name: str = "label", path: str | Path | None = None):
+                 device: str | torch.device | None = None, target_name: str = "label", path: str | Path | None = None,
+                 label_delim: str | None = None):
         texts = pd.Series(list(texts), dtype="object").fillna("").astype(str)
         targets = pd.Series(list(targets))
         if len(texts) != len(targets):
             raise ValueError(f"{len(texts)} texts and {len(targets)} targets")
+        self.multi_label, self.label_delim = label_delim is not None, label_delim
+        if self.multi_label:
+            if regression:
+                raise ValueError("label_delim= makes the targets tags; a score to regress takes no label_delim")
+            targets = targets.map(lambda v: "" if pd.isna(v) else str(v).strip())  # an empty cell: no tags
+            check_label_delim(list(targets), label_delim, f"the target column {target_name!r}")
         keep = (texts.str.strip() != "") & targets.notna()
         if not keep.all():
             empty, no_target = int((texts.str.strip() == "").sum()), int(targets.isna().sum())
@@ -70,13 +77,24 @@ class TextData(SplitData):
             raise DataError("fewer than two texts with a target: nothing to learn from")
         self.texts, self.target_name, self.seed, self.bs, self.max_len = texts, target_name, seed, int(bs), int(max_len)
         self.path = Path(path) if path is not None else None
-        if regression is None:
+        if regression is None and self.multi_label:
+            regression = False
+        elif regression is None:
             regression = pd.api.types.is_numeric_dtype(targets) and not pd.api.types.is_bool_dtype(targets) \
                 and targets.nunique() > MAX_CARD
         self.regression = bool(regression)
         if self.regression:
             self.classes = [str(target_name)]
             self.y = torch.tensor(targets.to_numpy(dtype=np.float32)).view(-1, 1)
+        elif self.multi_label:
+            tags = [[t.strip() for t in cell.split(label_delim) if t.strip()] for cell in targets]
+            self.classes = sorted({t for ts in tags for t in ts})
+            if not self.classes:
+                raise DataError(f"the target column {target_name!r} holds no tags: nothing to learn")
+            index = {c: i for i, c in enumerate(self.classes)}
+            self.y = torch.zeros(len(tags), len(self.classes))
+            for row, ts in enumerate(tags):
+                self.y[row, [index[t] for t in ts]] = 1.0
         else:
             keys = targets.map(category_key)
             self.classes = class_names(keys)
@@ -88,7 +106,7 @@ class TextData(SplitData):
         n = len(texts)
         if valid_idx is not None:
             valid = np.unique(np.asarray(valid_idx, dtype=np.int64))
-        elif self.regression:
+        elif self.regression or self.multi_label:
             valid = np.sort(np.random.default_rng(seed).permutation(n)[:int(round(n * valid_pct))])
         else:
             valid = stratified_valid(self.y.numpy(), valid_pct, seed)
@@ -155,6 +173,9 @@ class TextData(SplitData):
     @property
     def metrics(self) -> list:
         from fastlearn.train.metrics import accuracy, pearson
+        from fastlearn.train.multilabel import AccuracyThresh, FBeta
+        if self.multi_label:
+            return [FBeta(2.0, 0.2), AccuracyThresh(0.2)]
         return [pearson] if self.regression else [accuracy]
 
     def loader(self, split: str, augment: bool | None = None, shuffle: bool | None = None, bs: int | None = None,
@@ -188,7 +209,8 @@ class TextData(SplitData):
             return {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
 
     def bundle_state(self) -> dict:
-        return {"max_len": self.max_len, "target": self.target_name, "regression": self.regression}
+        return {"max_len": self.max_len, "target": self.target_name, "regression": self.regression,
+                "label_delim": self.label_delim}
 
     def items_of(self, split: str):
         from fastlearn.text.show import TextItems
@@ -204,6 +226,6 @@ class TextData(SplitData):
         return len(self.train_idx)
 
     def __repr__(self) -> str:
-        what = "regression" if self.regression else f"{self.c} classes"
+        what = "regression" if self.regression else f"{self.c} {'tags' if self.multi_label else 'classes'}"
         return (f"TextData({what}; train {len(self.train_idx)}, valid {len(self.valid_idx)}, test {len(self.test_idx)}; "
                 f"max_len {self.max_len}, bs {self.bs}, tokenized for {self.arch or 'no model yet'})")

@@ -20,7 +20,8 @@ __all__ = ["TextRecipeConfig", "run_text_recipe"]
 @dataclass
 class TextRecipeConfig:
     """`epochs` counts every epoch: one with the encoder frozen, the rest with the whole model at
-    differential rates (`fine_tune`). `text` may name several columns, joined."""
+    differential rates (`fine_tune`). `text` may name several columns, joined. With
+    `label_delim`, the target holds tags separated by it (multi-label)."""
 
     data: str
     text: list[str]
@@ -35,6 +36,7 @@ class TextRecipeConfig:
     overwrite: bool = False
     seed: int = 0
     encoding: str | None = None
+    label_delim: str | None = None
 
 
 def run_text_recipe(cfg: TextRecipeConfig) -> dict:
@@ -47,7 +49,7 @@ def run_text_recipe(cfg: TextRecipeConfig) -> dict:
     t0 = time.perf_counter()
     text = cfg.text[0] if len(cfg.text) == 1 else cfg.text
     data = TextData.from_csv(cfg.data, text, cfg.target, encoding=cfg.encoding, valid_pct=cfg.valid_pct,
-                             seed=cfg.seed, bs=cfg.bs, max_len=cfg.max_len)
+                             seed=cfg.seed, bs=cfg.bs, max_len=cfg.max_len, label_delim=cfg.label_delim)
     learn = Learner.pretrained(cfg.arch, data, seed=cfg.seed, model_dir=out / "models")
     print(data)
     if cfg.lr == "auto":
@@ -66,15 +68,18 @@ def run_text_recipe(cfg: TextRecipeConfig) -> dict:
         pd.DataFrame(rows).to_csv(tmp, index=False)
     if not data.regression:
         learn.calibrate()
+    thresholds = learn.optimize_thresholds() if data.multi_label else None
     learn.export(out / "model")
     valid = learn.validate()
-    metric = "pearson" if data.regression else "accuracy"
+    metric = "pearson" if data.regression else "f2" if data.multi_label else "accuracy"
     summary = {metric: valid.get(metric), "valid_loss": valid["valid_loss"], "epochs": learn.epoch, "lr": lr,
                "arch": cfg.arch, "classes": None if data.regression else list(data.classes),
                "train_texts": len(data.train_idx), "valid_texts": len(data.valid_idx),
                "truncated": data.tokens.truncated, "temperature": learn.temperature,
                "seconds": round(time.perf_counter() - t0, 1), "settings": asdict(cfg)}
-    if not data.regression:
+    if thresholds is not None:
+        summary.update(f2_optimised=thresholds.after, thresholds=thresholds.thresholds)
+    if not data.regression and not data.multi_label:
         learn.report(out / "report.html")
     with atomic_path(out / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2))

@@ -8,7 +8,7 @@ __all__ = ["SplitData"]
 
 
 class SplitData:
-    """`c`, `loss_fn`, the cached loaders `train_dl` / `valid_dl` / `test_dl` and `_split_idx`
+    """`c`, `loss_fn` (MSE, binary cross-entropy for tags, or cross-entropy), the cached loaders `train_dl` / `valid_dl` / `test_dl` and `_split_idx`
     for a data kind that has `train_idx`, `valid_idx`, `test_idx`, `classes`, `regression`, a
     `_dls` dict and `loader(split)`."""
 
@@ -19,7 +19,9 @@ class SplitData:
 
     @property
     def loss_fn(self) -> nn.Module:
-        return nn.MSELoss() if self.regression else nn.CrossEntropyLoss()
+        if self.regression:
+            return nn.MSELoss()
+        return nn.BCEWithLogitsLoss() if getattr(self, "multi_label", False) else nn.CrossEntropyLoss()
 
     def _split_idx(self, split: str) -> np.ndarray:
         idx = {"train": self.train_idx, "valid": self.valid_idx, "test": self.test_idx}.get(split)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["category_key", "class_names", "stratified_valid"]
+from fastlearn.utils.errors import DataError
+
+__all__ = ["category_key", "check_label_delim", "class_names", "stratified_valid"]
 
 
 def category_key(value) -> str:
@@ -32,3 +34,25 @@ def stratified_valid(y: np.ndarray, valid_pct: float, seed: int) -> np.ndarray:
         n = int(round(len(rows) * valid_pct))
         out.append(rows[:max(n, 1 if len(rows) > 1 else 0)])
     return np.sort(np.concatenate(out))
+
+
+_DELIMITERS = {";": "';'", ",": "','", "|": "'|'", "\t": "'\\t' (a tab)"}
+
+
+def check_label_delim(cells: list[str], label_delim: str, source: str) -> None:
+    """Multi-label tags joined by another separator than `label_delim` would each be read as
+    one tag ("cat;dog"): when `label_delim` splits no cell and another separator does, say which."""
+    if any(label_delim in c for c in cells):
+        return
+    for sep, shown in _DELIMITERS.items():
+        if sep == label_delim:
+            continue
+        hits = [i for i, c in enumerate(cells) if sep in c.strip(sep)]
+        if hits:
+            example = cells[hits[0]]
+            flag = "\\t" if sep == "\t" else sep
+            raise DataError(
+                f"{source}: the tags seem to be separated by {shown}, not {label_delim!r} "
+                f"(e.g. row {hits[0] + 2}: {example!r}, and {len(hits)} row(s) in all). Pass label_delim={sep!r} "
+                f"(--label-delim '{flag}' on the command line)."
+            )

@@ -78,3 +78,30 @@ def test_a_numeric_score_is_a_regression_scored_by_pearson_correlation(reviews_d
     learn = Learner.pretrained("all-MiniLM-L6-v2", data, seed=0, progress=False)
     learn.fit_one_cycle(3, 1e-2)  # the head on the frozen encoder's sentence vectors
     assert learn.validate()["pearson"] > 0.3
+
+
+def test_tags_per_text_train_predict_and_evaluate_from_the_command_line(reviews_df, tmp_path):
+    # Real tags: the sign of the people's mean rating, and "strong" where its size is 2 or more (of 4).
+    df = reviews_df.sample(600, random_state=4)
+    df = df.assign(tags=df["label"] + np.where(df["rating"].abs() >= 2, ";strong", ""))
+    df[["text", "tags"]].to_csv(tmp_path / "tagged.csv", index=False)
+    with pytest.raises(DataError, match="separated by ';'.*label_delim=';'"):
+        TextData.from_df(df, "text", "tags", label_delim=" ")
+    out = tmp_path / "run"
+    run("train", tmp_path / "tagged.csv", "--text", "text", "--target", "tags", "--multi-label", "--label-delim", ";",
+        "--epochs", "2", "--out", out)
+    summary = json.loads((out / "summary.json").read_text())
+    manifest = json.loads((out / "model" / "manifest.json").read_text())
+    assert manifest["multi_label"] and manifest["classes"] == ["negative", "positive", "strong"]
+    assert len(summary["thresholds"]) == 3 and summary["f2_optimised"] >= summary["f2"]
+    r = run("predict", out / "model", "A gorgeous, moving film.", "Dull, lifeless and far too long.")
+    first, second = (line.split("\t")[0].split() for line in r.stdout.strip().splitlines())
+    assert "positive" in first and "negative" not in first and "negative" in second and "positive" not in second
+    from fastlearn import load_learner
+    held = reviews_df.drop(df.index).sample(300, random_state=5)
+    probs = load_learner(out / "model").probs(held["text"].tolist())
+    said_positive = (probs[:, 1] > probs[:, 0]).numpy()
+    assert (said_positive == (held["label"] == "positive").to_numpy()).mean() >= 0.65  # chance: 0.5
+    held.assign(tags=held["label"])[["text", "tags"]].to_csv(tmp_path / "held.csv", index=False)
+    report = run("evaluate", out / "model", tmp_path / "held.csv").stdout
+    assert "negative" in report and "F2" in report

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from fastlearn.utils.errors import DataError, DataWarning
+from fastlearn.utils.targets import check_label_delim
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -209,7 +210,7 @@ def items_from_df(
     raw_labels = _column(df, label_col, "label", source)
     cells = ["" if pd.isna(lab) else str(lab).strip() for lab in raw_labels]
     if multi_label:
-        _check_label_delim(cells, label_delim, source)
+        check_label_delim(cells, label_delim, source)
     keep = _drop_duplicate_names([str(n) for n in names], cells, source)
     paths, labels, rows, missing = [], [], [], []
     for pos in keep:
@@ -233,28 +234,6 @@ def items_from_df(
             "Check `folder=` and `suffix=` (names written without extension need suffix='.jpg')."
         )
     return Items(paths, labels, rows)
-
-
-_DELIMITERS = {";": "';'", ",": "','", "|": "'|'", "\t": "'\\t' (a tab)"}
-
-
-def _check_label_delim(cells: list[str], label_delim: str, source: str) -> None:
-    """Multi-label tags joined by another separator than `label_delim` would each be read as
-    one tag ("cat;dog"): when `label_delim` splits no cell and another separator does, say which."""
-    if any(label_delim in c for c in cells):
-        return
-    for sep, shown in _DELIMITERS.items():
-        if sep == label_delim:
-            continue
-        hits = [i for i, c in enumerate(cells) if sep in c.strip(sep)]
-        if hits:
-            example = cells[hits[0]]
-            flag = "\\t" if sep == "\t" else sep
-            raise DataError(
-                f"{source}: the tags seem to be separated by {shown}, not {label_delim!r} "
-                f"(e.g. row {hits[0] + 2}: {example!r}, and {len(hits)} row(s) in all). Pass label_delim={sep!r} "
-                f"(--label-delim '{flag}' on the command line)."
-            )
 
 
 def _drop_duplicate_names(names: list[str], cells: list[str], source: str) -> list[int]:
