@@ -118,7 +118,8 @@ class Learner:
     `Learner.pretrained(arch, data)` builds one from a pretrained network. Defaults: AdamW
     (`opt="sgd"` for SGD with momentum 0.9), weight decay 0.01 (not on biases and norms),
     cross-entropy (binary cross-entropy for multi-label data), accuracy as the metric,
-    channels_last memory on the CPU and GPU, bf16 autocast on a GPU, and denormal floats
+    channels_last memory on the CPU and GPU, bf16 autocast on a GPU (and for training steps on a
+    CPU with native bf16 where the data kind says its models gain: `data.cpu_bf16`, texts), and denormal floats
     flushed to zero while training and predicting (`flush_denormal`; 1.36x faster on a CPU),
     and on the CPU, freed memory kept for reuse while training (`reuse_memory`, glibc only; see
     `fastlearn.utils.memory`): "auto" keeps every block for batches of up to 64 images at 128 px
@@ -160,7 +161,10 @@ class Learner:
         self.rollbacks: list[dict] = []  # what RollbackOnDivergence did
         self.callbacks: list[Callback] = [self.recorder, StopOnNaN(), RollbackOnDivergence(), ProgressTable(bar=progress),
                                           *getattr(data, "callbacks", ()), *callbacks]
-        self.amp_dtype = amp_dtype(mixed_precision, self.device)
+        # Training steps may use the CPU's bf16; evaluation decides as the exported Predictor does,
+        # so that the bundle's probabilities are the learner's (bf16 moves them by 1e-3 with the batching).
+        self.amp_dtype = amp_dtype(mixed_precision, self.device, bool(getattr(data, "cpu_bf16", False)))
+        self.eval_amp_dtype = amp_dtype(mixed_precision, self.device)
         # channels_last pays on the CPU too (oneDNN: Lite0 at 64 px trains 1.36x and evaluates 1.29x faster
         # on 2 cores, bench/step_variants.py); Apple's MPS is left as it is, unmeasured.
         self.channels_last = channels_last is True or (channels_last == "auto" and self.device.type in ("cuda", "cpu"))
@@ -340,8 +344,8 @@ class Learner:
         return group["betas"][0] if "betas" in group else group.get("momentum")
 
     # ----- the loop -------------------------------------------------------------------------------------
-    def _autocast(self):
-        return autocast(self.device, self.amp_dtype)
+    def _autocast(self, training: bool = True):
+        return autocast(self.device, self.amp_dtype if training else self.eval_amp_dtype)
 
     def _prepare(self, x):
         """A batch's inputs as the model takes them: images in channels_last memory when on;
@@ -422,7 +426,7 @@ class Learner:
                 for loader in loaders:
                     outs, ys = [], []
                     for xb, yb in loader:
-                        with self._autocast():
+                        with self._autocast(training=False):
                             outs.append(folded(self._prepare(xb)).float())
                         ys.append(yb)
                     # one copy to the host per pass: a copy per batch would wait for the device each time
