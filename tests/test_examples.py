@@ -38,3 +38,12 @@ def test_planet_progressive_resizing(tmp_path):
     f2 = res["f2_at_0.2"]
     assert set(f2) == {"64", "128"} and min(f2.values()) > 0.85 and res["f2_optimised"] > 0.93
     assert len(res["thresholds"]) == 5 and (tmp_path / "model" / "manifest.json").is_file()
+
+
+def test_sentiment_fine_tuning_regression_and_tags(tmp_path):
+    res = _run("sentiment.py", tmp_path, "--quick")  # 1,500 sentences in CI
+    assert res["accuracy"] > 0.72 and res["accuracy"] >= res["baseline_accuracy"] - 0.03
+    assert res["calibration"]["ece_after"] <= res["calibration"]["ece_before"] + 1e-6
+    assert res["pearson"] > 0.5 and res["f2_optimised"] >= res["f2"] and len(res["tag_thresholds"]) == 3
+    assert res["predictions"] == ["positive", "negative"]
+    assert (tmp_path / "top_losses.png").is_file() and (tmp_path / "sentiment" / "manifest.json").is_file()

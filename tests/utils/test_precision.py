@@ -24,7 +24,7 @@ def test_a_kind_that_gains_trains_in_bf16_where_the_cpu_has_it_and_evaluates_as_
 
     class GainsFromBf16(TabularData):  # any data kind that says its models gain from the CPU's bf16
         cpu_bf16 = True
-    df = pd.DataFrame({"x": range(40), "y": [i % 2 for i in range(40)]})
+    df = pd.DataFrame({"x": [i % 7 * 0.5 for i in range(40)], "y": [i % 2 for i in range(40)]})
     learn = Learner.tabular(GainsFromBf16.from_df(df, target="y", valid_pct=0.25, device="cpu"), progress=False)
     assert learn.amp_dtype is (torch.bfloat16 if native else None)
     assert learn.eval_amp_dtype is None  # validation computes as the exported Predictor does
