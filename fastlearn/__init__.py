@@ -18,7 +18,8 @@ __version__ = "0.1.0"
 
 _WHERE = {
     "ImageData": "fastlearn.vision.data", "random_split": "fastlearn.vision.data",
-    "list_models": "fastlearn.vision.models", "TabularData": "fastlearn.tabular.data",
+    "list_models": "fastlearn.vision.models", "pretrained_predictor": "fastlearn.vision.imagenet",
+    "TabularData": "fastlearn.tabular.data",
     "TextData": "fastlearn.text.data",
     "Learner": "fastlearn.train.learner", "load_learner": "fastlearn.load",
     "Interpretation": "fastlearn.interpret.interpretation", "seed_everything": "fastlearn.utils.seed",
