@@ -157,10 +157,10 @@ def _parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("predict", parents=[debug],
                         help="predict image files or folders, the rows of CSV files, or texts (strings or CSVs)")
-    pr.add_argument("model", help="the exported model's folder (with --pretrained: the first image)")
-    pr.add_argument("paths", nargs="*", help="images or folders, CSV files of rows or texts, or texts")
-    pr.add_argument("--pretrained", metavar="ARCH",
-                    help="predict ImageNet's 1,000 categories with this network's own head (e.g. tf_efficientnet_lite0)")
+    pr.add_argument("model", help="the exported model's folder (with --pretrained: a network name)")
+    pr.add_argument("paths", nargs="+", help="images or folders, CSV files of rows or texts, or texts")
+    pr.add_argument("--pretrained", action="store_true",
+                    help="MODEL is a network (e.g. tf_efficientnet_lite0): ImageNet's 1,000 categories, its own head")
     pr.add_argument("--top", type=_whole(1), default=3, help="classes to show per image")
     pr.add_argument("--csv", help="write all predictions to this CSV")
     pr.add_argument("--tta", action="store_const", const=4, default=0,
@@ -331,9 +331,7 @@ def _cmd_predict(a) -> None:
     from fastlearn.utils.atomic import atomic_path
     if a.pretrained:
         from fastlearn.vision.imagenet import pretrained_predictor
-        pred, a.paths = pretrained_predictor(a.pretrained), [a.model, *a.paths]
-    elif not a.paths:
-        raise ValueError("nothing to predict: give image files or folders, CSV files or texts after the model")
+        pred = pretrained_predictor(a.model)
     else:
         pred = load_learner(a.model)
     if pred.kind == "table":
