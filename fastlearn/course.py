@@ -73,7 +73,9 @@ class ImageClassifierData:
                  suffix: str = "", test_name: str | None = None, **kwargs) -> ImageData:
         """`ImageData.from_csv`; like the course, labels with spaces make it multi-label."""
         import pandas as pd
-        csv_path = Path(csv_fname) if Path(csv_fname).is_absolute() else Path(path) / csv_fname
+        # The lessons pass f"{PATH}labels.csv", a path that already holds PATH; a bare name is inside PATH.
+        given, inside = Path(csv_fname), Path(path) / csv_fname
+        csv_path = given if given.is_absolute() or (given.is_file() and not inside.is_file()) else inside
         df = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
         multi = bool(df.iloc[:, 1].str.contains(" ").any())
         return ImageData.from_df(path, df, folder=folder, valid_idxs=val_idxs, suffix=suffix, test=test_name,

@@ -632,17 +632,24 @@ class Learner:
         self.threshold = report.thresholds
         return report
 
-    def submission(self, path: str | Path, split: str = "test", clip: float | None = None, tta: bool = False):
+    def submission(self, path: str | Path, split: str = "test", clip: float | None = None, tta: bool = False,
+                   label_column: str | None = None):
         """A Kaggle-style CSV of `split`'s probabilities; `clip` defaults to the bound that minimises
-        validation log loss. Returns the DataFrame written."""
+        validation log loss; `label_column` names a two-class file's probability column (default the
+        second class). Multi-label data: `image_name,tags` with the tags over `learn.threshold`.
+        Returns the DataFrame written."""
         from fastlearn.infer import predictions as infer
-        from fastlearn.infer.submission import best_clip, write_submission
+        from fastlearn.infer.submission import best_clip, write_submission, write_tag_submission
         infer.require_split(self.data, split)  # before the validation pass, not after it
+        names = self.data.item_names(split)
+        if self.multi_label:
+            probs = (infer.tta(self, split=split) if tta else infer.predict(self, split))[0]
+            return write_tag_submission(path, names, probs, list(self.data.classes), self.threshold)
         if clip is None:
             vp, vt = infer.tta(self) if tta else infer.predict(self)
             clip, _ = best_clip(vp.numpy(), vt.numpy())
-        probs, names = infer.tta(self, split=split) if tta else infer.predict(self, split)
-        return write_submission(path, names, probs, list(self.data.classes), clip)
+        probs = (infer.tta(self, split=split) if tta else infer.predict(self, split))[0]
+        return write_submission(path, names, probs, list(self.data.classes), clip, label_column=label_column)
 
     def export(self, path: str | Path, files: dict[str, bytes] | None = None, **fields) -> Path:
         """A self-describing bundle (safetensors + JSON manifest) for `fastlearn.load_learner`:

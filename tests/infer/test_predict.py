@@ -73,3 +73,5 @@ def test_two_class_submission_has_positive_class_column(tmp_path):
                           ["cat", "dog"], clip=0.05)
     assert list(df.columns) == ["id", "dog"] and df["dog"].tolist() == pytest.approx([0.1, 0.8])
     assert df["id"].tolist() == ["1", "2"]
+    redux = write_submission(tmp_path / "r.csv", ["1.jpg"], np.array([[0.3, 0.7]]), ["cat", "dog"], label_column="label")
+    assert list(redux.columns) == ["id", "label"]

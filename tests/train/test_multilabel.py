@@ -1,5 +1,6 @@
 """Multi-label: loss selection, F2 against a hand computation, thresholds, the tiles workflow."""
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -73,6 +74,12 @@ def test_tiles_reach_f2_095_within_4_epochs_and_export(tiles, tmp_path):
     assert pred.threshold == report.thresholds and pred.multi_label
     p = pred.predict(tiles.paths_of("valid")[0])
     assert isinstance(p.label, list)
+    sub = learn.submission(tmp_path / "sub.csv", split="valid")  # the Planet layout, tags over each threshold
+    back = pd.read_csv(tmp_path / "sub.csv", keep_default_na=False)
+    assert list(back.columns) == ["image_name", "tags"] and len(back) == 120 == len(sub)
+    chosen = [set(t.split()) for t in back["tags"]]
+    truth = [{c for c, on in zip(tiles.classes, row) if on} for row in targets.numpy() > 0.5]
+    assert np.mean([a == b for a, b in zip(chosen, truth)]) > 0.7  # most tiles get exactly their tags
 
 
 def test_progressive_resizing_keeps_weights_for_multi_label(tiles):
