@@ -520,7 +520,7 @@ class Learner:
 
     @_speed_settings
     def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int | None = None,
-                rule: str = "auto") -> LRFind:
+                rule: str = "auto", lrs: LRs | None = None) -> LRFind:
         """Sweep the rate up exponentially, one step per mini-batch, until the smoothed loss passes
         4x its minimum (or `num_it` steps); then restore weights and optimizer. Returns an `LRFind`
         whose `suggestion` follows `rule` (see `LRFind`), with `plot()` and `plot_lr()`.
@@ -529,7 +529,19 @@ class Learner:
         a few epochs on a small training set (500 images: 4 epochs, not 14). `rule` "auto" is
         `valley` for epochs under 50 steps and `minimum` (the minimum's tenth) otherwise, the
         better of the two on each side in bench/lr_rules.py (bench/RESULTS.md, 2026-12-03: 30
-        digits a class, 76.1% against 54.7%; 4,000 digits at 64 px, 96.0% against 97.4%)."""
+        digits a class, 76.1% against 54.7%; 4,000 digits at 64 px, 96.0% against 97.4%).
+
+        Differential rates keep their ratios, as in fastai 0.7: the sweep moves the last layer
+        group's rate and the others follow at `lrs`' proportions (a list or a slice, as `fit`
+        takes), or by default at those of the last `fit` if it gave the groups different rates.
+        The suggestion is the last group's rate; `result.ratios` holds the proportions swept."""
+        if lrs is not None:
+            base = self.group_lrs(lrs)
+        else:
+            base = list(getattr(self, "_base_lrs", None) or [])
+            if len(base) != self.n_groups:  # no fit yet, or the groups changed since (a new head)
+                base = [1.0] * self.n_groups
+        ratios = [b / base[-1] for b in base]
         if num_it is None:
             num_it = lr_find_iterations(len(self.data.train_dl))
         if rule == "auto":
@@ -538,7 +550,7 @@ class Learner:
         opt = self._optimizer()
         saved_model = copy.deepcopy(self.model.state_dict())
         saved_opt = copy.deepcopy(opt.state_dict())
-        lrs = schedules.exponential(start_lr, end_lr, num_it)
+        sweep = schedules.exponential(start_lr, end_lr, num_it)
         tried, raw, best = [], [], float("inf")
         from tqdm.auto import tqdm
         bar = tqdm(total=num_it, desc="lr_find", leave=False, unit="batch", disable=not self.progress)
@@ -547,9 +559,9 @@ class Learner:
         try:
             while not stop:  # as many passes over the data as the sweep needs
                 for xb, yb in train_dl:
-                    lr = float(lrs[len(tried)])
-                    for group in opt.param_groups:
-                        group["lr"] = lr
+                    lr = float(sweep[len(tried)])
+                    for group, g in zip(opt.param_groups, self._opt_layer):
+                        group["lr"] = lr * ratios[g]
                     with self._autocast():
                         loss = self.loss_fn(module(self._prepare(xb)), yb)
                     loss.backward()
@@ -568,6 +580,7 @@ class Learner:
             self.model.load_state_dict(saved_model)
             opt.load_state_dict(saved_opt)
         self.lr_finder = LRFind.from_sweep(tried, raw, rule=rule, beta=sweep_beta(num_it))
+        self.lr_finder.ratios = ratios
         return self.lr_finder
 
     # ----- predictions and evaluation (fastlearn.infer, fastlearn.interpret) ---------------------------

@@ -42,6 +42,7 @@ class LRFind:
     steep: float
     valley: float
     rule: str = "valley"
+    ratios: list[float] | None = None  # each layer group's rate over the last group's, during the sweep
 
     @classmethod
     def from_sweep(cls, lrs: list[float], raw: list[float], rule: str = "valley", beta: float | None = None) -> "LRFind":

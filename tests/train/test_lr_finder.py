@@ -52,3 +52,23 @@ def test_another_rule_can_be_asked_for_and_a_wrong_one_is_named():
 def test_the_sweep_is_in_proportion_to_the_data():
     assert lr_find_iterations(10) == 40  # 120 images in batches of 12: four epochs, not ten
     assert lr_find_iterations(20) == 60 and lr_find_iterations(62) == 100 and lr_find_iterations(5000) == 100
+
+
+def test_differential_rates_keep_their_ratios_in_the_sweep(titanic_df):
+    from fastlearn import Learner, TabularData
+    data = TabularData.from_df(titanic_df, "survived", valid_pct=0.2, seed=0, device="cpu")
+    learn = Learner.tabular(data, progress=False)
+    seen = []
+
+    def record(opt, args, kwargs):
+        seen.append([g["lr"] for g in opt.param_groups])
+    learn._optimizer().register_step_pre_hook(record)
+    finder = learn.lr_find(lrs=[1e-4, 1e-3, 1e-2], num_it=20)
+    assert finder.ratios == pytest.approx([0.01, 0.1, 1.0])
+    by_group = {g: [row[i] for row in seen] for i, g in enumerate(learn._opt_layer)}
+    assert np.allclose(np.array(by_group[0]) * 100, by_group[2]) and np.allclose(np.array(by_group[1]) * 10, by_group[2])
+    learn.fit(slice(1e-4, 1e-2), 1)  # after a fit at differential rates, lr_find keeps that fit's ratios
+    seen.clear()
+    assert learn.lr_find(num_it=20).ratios == pytest.approx([0.01, 0.1, 1.0])
+    learn.fit(1e-3, 1)
+    assert learn.lr_find(num_it=20).ratios == [1.0, 1.0, 1.0]
