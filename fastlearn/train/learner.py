@@ -186,14 +186,15 @@ class Learner:
     def pretrained(cls, arch: str | Callable = "tf_efficientnet_lite0", data=None, pretrained: bool = True,
                    weights: str | Path | None = None, precompute: bool = False, n_groups: int = 3,
                    ps: tuple[float, float] = (0.25, 0.5), seed: int | None = None, train_bn: bool | None = None,
-                   **kwargs) -> "Learner":
+                   head: nn.Module | Callable | None = None, **kwargs) -> "Learner":
         """Fine-tune a pretrained network: its body (frozen) plus a new head for `data.c` classes.
 
         `arch`: for images, a timm name or a torchvision model function. Weights: `weights=PATH`,
         else the packaged ImageNet weights for tf_efficientnet_lite0/1/2, else timm's download;
         `pretrained=False` for random weights. The data is normalised with the model's statistics.
         `train_bn`: train the normalisation layers of frozen groups (default: for a random body only).
-        The data builds the model (`data.build_model`).
+        `head`: a module, or a function of (n_features, n_out) making one, in place of the default
+        head (see `replace_head`). The data builds the model (`data.build_model`).
         """
         if data is None:
             raise ValueError("Learner.pretrained(arch, data): pass the data to train on")
@@ -205,8 +206,22 @@ class Learner:
         model = data.build_model(arch, pretrained=pretrained, weights=weights, n_groups=n_groups, ps=ps,
                                  train_bn=train_bn)
         learn = cls(model, data, **kwargs)
+        if head is not None:
+            learn.replace_head(head)
         learn.precompute = precompute
         return learn
+
+    def replace_head(self, head: nn.Module | Callable) -> "Learner":
+        """Swap the model's head, Keras-style ("pop the last layer, add a Dense one"): `head` is a
+        module, or a function of (n_features, n_out) that makes one. It becomes the last layer
+        group (trainable, whatever else is frozen) and the optimizer starts over with it."""
+        if not hasattr(self.model, "replace_head"):
+            raise ValueError(f"{type(self.model).__name__} has no replaceable head")
+        if not isinstance(head, nn.Module):
+            head = head(self.model.n_features, self.data.c)
+        self.model.replace_head(head.to(self.device))
+        self.opt = None
+        return self
 
     @classmethod
     def tabular(cls, data, layers: Sequence[int] = (200, 100), ps: Sequence[float] | None = None,
@@ -290,6 +305,10 @@ class Learner:
 
     # ----- optimizer and rates ---------------------------------------------------------------------
     def _optimizer(self) -> torch.optim.Optimizer:
+        if self.opt is not None:  # a head replaced since: the optimizer must hold the parameters there are now
+            held = {id(p) for g in self.opt.param_groups for p in g["params"]}
+            if held != {id(p) for g in self.model.layer_groups for p in g}:
+                self.opt = None
         if self.opt is None:
             groups, self._opt_layer = [], []
             for g, params in enumerate(self.model.layer_groups):

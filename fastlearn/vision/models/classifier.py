@@ -37,12 +37,12 @@ class Classifier(nn.Module):
         self.meta = dict(meta or {})
         named = dict(self.named_parameters())
         body_groups = split_groups(body_blocks(body), n_groups - 1)
-        self._group_names = [[f"body.{n}" for n in g] for g in body_groups]
-        self._group_names.append([n for n in named if n.startswith("head.")])
-        covered = {n for g in self._group_names for n in g}
-        missing = [n for n in named if n not in covered]
+        self._body_names = [[f"body.{n}" for n in g] for g in body_groups]
+        covered = {n for g in self._body_names for n in g}
+        missing = [n for n in named if n not in covered and not n.startswith("head.")]
         if missing:  # parameters outside the matcher's blocks go with the last body group
-            self._group_names[-2].extend(missing)
+            self._body_names[-1].extend(missing)
+        self.custom_head = False
         self._frozen_before = 0
         self.bn_frozen = False  # True: every BatchNorm keeps its running statistics, even unfrozen
         # True: BatchNorm layers in frozen groups still normalise with batch statistics in training
@@ -55,6 +55,19 @@ class Classifier(nn.Module):
         self.bn_adapt = False
         self._train_bn = bool(train_bn)
         self.freeze_to(n_groups - 1)
+
+    @property
+    def _group_names(self) -> list[list[str]]:
+        """Parameter names per layer group: the body's, fixed; the head's, whatever the head is now."""
+        return self._body_names + [[n for n, _ in self.named_parameters() if n.startswith("head.")]]
+
+    def replace_head(self, head: nn.Module) -> None:
+        """Put `head` (features (n, n_features, h, w) -> outputs) in place of the head; it is the
+        last layer group and trains whatever is frozen. A bundle cannot rebuild a head of your
+        own (it holds no code), so `export` refuses one: save the weights with `learn.save`."""
+        self.head = head
+        self.custom_head = True
+        self.freeze_to(self._frozen_before)
 
     @property
     def layer_groups(self) -> list[list[nn.Parameter]]:
@@ -137,6 +150,12 @@ class Classifier(nn.Module):
     def bundle_config(self) -> dict:
         """What rebuilds this model for an export bundle (its weights apart)."""
         m = self.meta
+        rebuilt = ClassifierHead(self.n_features, self.n_out, m["hidden"], tuple(m["ps"]))
+        shapes = lambda head: [(n, tuple(t.shape)) for n, t in head.state_dict().items()]  # noqa: E731
+        if self.custom_head or shapes(rebuilt) != shapes(self.head):
+            raise ValueError("this model has a head of your own, which a bundle cannot rebuild (bundles hold "
+                             "weights and settings, no code): save its weights with learn.save(name) and "
+                             "rebuild the head before learn.load(name)")
         return {"arch": m["arch"], "n_features": self.n_features, "n_groups": m["n_groups"], "hidden": m["hidden"],
                 "ps": m["ps"], "weights_source": m.get("weights")}
 
