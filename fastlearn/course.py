@@ -21,7 +21,7 @@ import numpy as np
 from fastlearn.vision.data import ImageData, random_split
 from fastlearn.train import Learner
 
-__all__ = ["ImageClassifierData", "ConvLearner", "tfms_from_model", "transforms_side_on", "transforms_top_down",
+__all__ = ["ImageClassifierData", "CourseImageData", "ConvLearner", "tfms_from_model", "transforms_side_on", "transforms_top_down",
            "transforms_basic", "get_cv_idxs", "accuracy_np", "Tfms"]
 
 transforms_side_on = "side_on"
@@ -58,19 +58,66 @@ def _tfm_kwargs(tfms: Tfms | None) -> dict:
     return {"size": tfms.size, "augment": tfms.augment, "max_zoom": tfms.max_zoom}
 
 
+class _Split:
+    """`data.trn_ds` / `val_ds` / `test_ds`: the lessons read `fnames` (paths relative to PATH) and `y`."""
+
+    def __init__(self, data: "CourseImageData", split: str):
+        self.data, self.split = data, split
+
+    @property
+    def fnames(self) -> list[str]:
+        root = Path(self.data.path).resolve() if self.data.path is not None else None
+        paths = [p.resolve() for p in self.data.paths_of(self.split)]
+        return [p.relative_to(root).as_posix() if root and p.is_relative_to(root) else str(p) for p in paths]
+
+    @property
+    def y(self) -> np.ndarray:
+        if self.split == "test":
+            return np.zeros(len(self.data._split_idx("test")), dtype=np.int64)  # unlabelled, as fastai 0.7 gave
+        return self.data._targets(self.data._split_idx(self.split)).numpy()
+
+    def __len__(self) -> int:
+        return len(self.data._split_idx(self.split))
+
+
+class CourseImageData(ImageData):
+    """`ImageData` with the names the lessons read off their data: `trn_y`, `val_y` (labels as
+    integers, in loader order), `trn_ds`, `val_ds`, `test_ds` (each with `fnames` and `y`)."""
+
+    @property
+    def trn_ds(self) -> _Split:
+        return _Split(self, "train")
+
+    @property
+    def val_ds(self) -> _Split:
+        return _Split(self, "valid")
+
+    @property
+    def test_ds(self) -> _Split:
+        return _Split(self, "test")
+
+    @property
+    def trn_y(self) -> np.ndarray:
+        return self.trn_ds.y
+
+    @property
+    def val_y(self) -> np.ndarray:
+        return self.val_ds.y
+
+
 class ImageClassifierData:
-    """The course's data constructors, returning `fastlearn.ImageData`."""
+    """The course's data constructors, returning `CourseImageData` (an `ImageData`)."""
 
     @staticmethod
     def from_paths(path, bs: int = 64, tfms: Tfms | None = None, trn_name: str = "train", val_name: str = "valid",
-                   test_name: str | None = None, **kwargs) -> ImageData:
+                   test_name: str | None = None, **kwargs) -> "CourseImageData":
         """`ImageData.from_folder(path, train=trn_name, valid=val_name, test=test_name)`."""
-        return ImageData.from_folder(path, train=trn_name, valid=val_name, test=test_name, bs=bs,
+        return CourseImageData.from_folder(path, train=trn_name, valid=val_name, test=test_name, bs=bs,
                                      **_tfm_kwargs(tfms), **kwargs)
 
     @staticmethod
     def from_csv(path, folder: str, csv_fname, bs: int = 64, tfms: Tfms | None = None, val_idxs=None,
-                 suffix: str = "", test_name: str | None = None, **kwargs) -> ImageData:
+                 suffix: str = "", test_name: str | None = None, **kwargs) -> "CourseImageData":
         """`ImageData.from_csv`; like the course, labels with spaces make it multi-label."""
         import pandas as pd
         # The lessons pass f"{PATH}labels.csv", a path that already holds PATH; a bare name is inside PATH.
@@ -78,7 +125,7 @@ class ImageClassifierData:
         csv_path = given if given.is_absolute() or (given.is_file() and not inside.is_file()) else inside
         df = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
         multi = bool(df.iloc[:, 1].str.contains(" ").any())
-        return ImageData.from_df(path, df, folder=folder, valid_idxs=val_idxs, suffix=suffix, test=test_name,
+        return CourseImageData.from_df(path, df, folder=folder, valid_idxs=val_idxs, suffix=suffix, test=test_name,
                                  multi_label=multi, bs=bs, source=str(csv_path), **_tfm_kwargs(tfms), **kwargs)
 
 

@@ -43,3 +43,9 @@ def test_conv_learner_course_calls(mnist_root):
     assert views.shape == (3, len(data.valid_idx), 10)
     probs = np.mean(np.exp(views), 0)
     assert accuracy_np(probs, y) > 0.3
+    # lesson 1 reads the labels and file names off the data
+    assert np.array_equal(y, data.val_y) and accuracy_np(probs, data.val_y) > 0.3
+    assert len(data.trn_y) == len(data.trn_ds) == len(data.train_idx) and data.trn_y.max() == 9
+    first = data.val_ds.fnames[0]
+    assert first.split("/")[0] in ("valid", "train") and (mnist_root / first).is_file()
+    assert data.classes[data.val_y[0]] == first.split("/")[1]  # the class folder the file sits in

@@ -441,7 +441,7 @@ class ImageData:
     def resize(self, size: int, bs: int | None = None) -> "ImageData":
         """The same images and splits at another size (progressive resizing); builds that size's cache once."""
         opts = self._options() | {"size": size, "bs": bs or self.bs_given}
-        data = ImageData(self.labelled, self.valid_idx, self.test_items, _train_idx=self.train_idx, **opts)
+        data = type(self)(self.labelled, self.valid_idx, self.test_items, _train_idx=self.train_idx, **opts)
         return data
 
     def sample(self, n: int, seed: int | None = None) -> "ImageData":
@@ -451,7 +451,7 @@ class ImageData:
         n_valid = min(len(self.valid_idx), max(1, round(n_train * len(self.valid_idx) / len(self.train_idx))))
         train_idx = np.sort(rng.choice(self.train_idx, n_train, replace=False))
         valid_idx = np.sort(rng.choice(self.valid_idx, n_valid, replace=False))
-        return ImageData(self.labelled, valid_idx, self.test_items, _train_idx=train_idx, _cache=self.cache,
+        return type(self)(self.labelled, valid_idx, self.test_items, _train_idx=train_idx, _cache=self.cache,
                          **self._options())
 
     # ----- looking at the data ---------------------------------------------------------------
