@@ -91,6 +91,10 @@ def test_every_verb_works_on_every_kind_of_data(kind, tmp_path):
     finder = learn.lr_find()
     assert finder.lrs[0] <= finder.suggestion <= finder.lrs[-1]
     learn.fit_one_cycle(2, finder.suggestion)
+    summary = learn.summary()  # every parameter in one layer group; frozen ones say so
+    assert summary.groups["parameters"].sum() == sum(p.numel() for p in learn.model.parameters())
+    frozen = [not any(p.requires_grad for p in g) for g in learn.model.layer_groups]
+    assert list(~summary.groups["trainable"]) == frozen and "parameters" in str(summary)
     assert learn.validate()["accuracy"] > kind.bar  # well above chance
     probs, targets = learn.predict()
     n = len(kind.data.valid_idx)

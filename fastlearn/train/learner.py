@@ -211,6 +211,14 @@ class Learner:
         learn.precompute = precompute
         return learn
 
+    def summary(self):
+        """The model's layers (output shape for one validation batch, parameters, trainable,
+        layer group) and per layer group the parameters and whether they train. Prints as a table."""
+        from fastlearn.train.summary import model_summary
+        xb, _ = next(iter(self.data.loader("valid", shuffle=False, bs=2)))
+        with self._autocast(training=False):
+            return model_summary(self.model, self._prepare(xb), self.model.layer_groups)
+
     def replace_head(self, head: nn.Module | Callable) -> "Learner":
         """Swap the model's head, Keras-style ("pop the last layer, add a Dense one"): `head` is a
         module, or a function of (n_features, n_out) that makes one. It becomes the last layer
