@@ -180,6 +180,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--max-batch", type=_whole(1), default=16,
                    help="requests that arrive together share one forward pass, up to this many (1: no batching)")
 
+    sp = sub.add_parser("space", parents=[debug], help="a folder ready to push to a Hugging Face Space")
+    sp.add_argument("model")
+    sp.add_argument("--out", required=True, help="the folder to write (app.py, requirements.txt, README.md, model/)")
+    sp.add_argument("--title", help="the Space's title (default: the kind of model)")
+    sp.add_argument("--overwrite", action="store_true", help="replace an existing, non-empty --out")
+
     d = sub.add_parser("demo", parents=[debug], help="train on the embedded MNIST digits and report accuracy")
     d.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
     d.add_argument("--size", type=_whole(MIN_SIZE), default=64)
@@ -418,8 +424,14 @@ def _cmd_demo(a) -> None:
     run_demo(a.out, a.size, arch=a.arch, epochs=a.epochs)
 
 
+def _cmd_space(a) -> None:
+    from fastlearn.space import write_space
+    out = write_space(a.model, a.out, a.title, a.overwrite)
+    print(f"{out}/: app.py, requirements.txt, README.md and model/. Push it to a Space created with the Gradio SDK.")
+
+
 COMMANDS = {"train": _cmd_train, "lr-find": _cmd_lr_find, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
-            "export": _cmd_export, "serve": _cmd_serve, "demo": _cmd_demo}
+            "export": _cmd_export, "serve": _cmd_serve, "space": _cmd_space, "demo": _cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:
