@@ -96,10 +96,13 @@ def test_tags_per_text_train_predict_and_evaluate_from_the_command_line(reviews_
     assert len(summary["thresholds"]) == 3 and summary["f2_optimised"] >= summary["f2"]
     r = run("predict", out / "model", "A gorgeous, moving film.", "Dull, lifeless and far too long.")
     first, second = (line.split("\t")[0].split() for line in r.stdout.strip().splitlines())
-    assert "positive" in first and "negative" not in first and "negative" in second and "positive" not in second
+    assert "positive" in first and "negative" in second  # F2's thresholds favour recall: other tags may join
     from fastlearn import load_learner
+    model = load_learner(out / "model")
+    (neg1, pos1, _), (neg2, pos2, _) = model.probs(["A gorgeous, moving film.", "Dull, lifeless and far too long."])
+    assert pos1 > neg1 and neg2 > pos2
     held = reviews_df.drop(df.index).sample(300, random_state=5)
-    probs = load_learner(out / "model").probs(held["text"].tolist())
+    probs = model.probs(held["text"].tolist())
     said_positive = (probs[:, 1] > probs[:, 0]).numpy()
     assert (said_positive == (held["label"] == "positive").to_numpy()).mean() >= 0.65  # chance: 0.5
     held.assign(tags=held["label"])[["text", "tags"]].to_csv(tmp_path / "held.csv", index=False)
