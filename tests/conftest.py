@@ -63,6 +63,14 @@ def mnist_root(tmp_path_factory, _isolated_cache) -> Path:
     return mnist_folders(tmp_path_factory.mktemp("mnist"))
 
 
+@pytest.fixture(scope="module")
+def digits(mnist_root):
+    """A few hundred real digits at 32 px: enough to see training work, quick on a CPU."""
+    from fastlearn import ImageData
+    data = ImageData.from_folder(mnist_root, size=32, bs=32, augment="none", max_zoom=1.0, progress=False)
+    return data.sample(320)
+
+
 @pytest.fixture
 def shapes_root(tmp_path) -> Path:
     return make_shape_folders(tmp_path / "shapes")
