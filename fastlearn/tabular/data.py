@@ -17,7 +17,7 @@ from fastlearn.utils.device import default_device
 from fastlearn.utils.errors import DataError, DataWarning
 from fastlearn.train.splits import SplitData
 from fastlearn.utils.csv_files import read_table
-from fastlearn.utils.targets import category_key, class_names, stratified_valid
+from fastlearn.utils.targets import encode_classes, stratified_valid
 
 __all__ = ["TabularData", "read_table"]
 
@@ -76,13 +76,8 @@ class TabularData(SplitData):
             self.classes = [str(target)]
             y = torch.tensor(y_raw.to_numpy(dtype=np.float32)).view(-1, 1)
         else:
-            keys = y_raw.map(category_key)
-            self.classes = class_names(keys)
-            if len(self.classes) < 2:
-                raise DataError(f"the target {target!r} has one class only ({self.classes[0]!r}): nothing to learn. "
-                                "Check the column, or give rows of other classes.")
-            index = {c: i for i, c in enumerate(self.classes)}
-            y = torch.tensor(keys.map(index).to_numpy(dtype=np.int64))
+            self.classes, codes = encode_classes(y_raw, f"the target {target!r}", "rows")
+            y = torch.tensor(codes)
         n = len(df)
         if valid_idx is not None:
             valid = np.unique(np.asarray(valid_idx, dtype=np.int64))

@@ -16,7 +16,7 @@ from fastlearn.train.splits import SplitData
 from fastlearn.utils.csv_files import read_table
 from fastlearn.utils.device import default_device
 from fastlearn.utils.errors import DataError, DataWarning
-from fastlearn.utils.targets import category_key, check_label_delim, class_names, stratified_valid
+from fastlearn.utils.targets import check_label_delim, encode_classes, stratified_valid
 
 __all__ = ["TextData", "join_columns"]
 
@@ -99,13 +99,8 @@ class TextData(SplitData):
             for row, ts in enumerate(tags):
                 self.y[row, [index[t] for t in ts]] = 1.0
         else:
-            keys = targets.map(category_key)
-            self.classes = class_names(keys)
-            if len(self.classes) < 2:
-                raise DataError(f"the target has one class only ({self.classes[0]!r}): nothing to learn. "
-                                "Check the column, or give texts of other classes.")
-            index = {c: i for i, c in enumerate(self.classes)}
-            self.y = torch.tensor(keys.map(index).to_numpy(dtype=np.int64))
+            self.classes, codes = encode_classes(targets, "the target", "texts")
+            self.y = torch.tensor(codes)
         n = len(texts)
         if valid_idx is not None:
             valid = np.unique(np.asarray(valid_idx, dtype=np.int64))

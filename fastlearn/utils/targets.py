@@ -6,7 +6,7 @@ import pandas as pd
 
 from fastlearn.utils.errors import DataError
 
-__all__ = ["category_key", "check_label_delim", "class_names", "stratified_valid"]
+__all__ = ["category_key", "check_label_delim", "class_names", "encode_classes", "stratified_valid"]
 
 
 def category_key(value) -> str:
@@ -22,6 +22,18 @@ def category_key(value) -> str:
 def class_names(keys: pd.Series) -> list[str]:
     """The distinct class names, whole numbers in numeric order first, then the rest sorted."""
     return sorted(keys.unique().tolist(), key=lambda v: (0, int(v), v) if v.lstrip("-").isdigit() else (1, 0, v))
+
+
+def encode_classes(values: pd.Series, target: str, items: str) -> tuple[list[str], np.ndarray]:
+    """The class names of a target column and each value's class index (int64). One class only is
+    a DataError naming `target` ("the target 'survived'") and what to add (`items`: "rows", "texts")."""
+    keys = values.map(category_key)
+    classes = class_names(keys)
+    if len(classes) < 2:
+        raise DataError(f"{target} has one class only ({classes[0]!r}): nothing to learn. "
+                        f"Check the column, or give {items} of other classes.")
+    index = {c: i for i, c in enumerate(classes)}
+    return classes, keys.map(index).to_numpy(dtype=np.int64)
 
 
 def stratified_valid(y: np.ndarray, valid_pct: float, seed: int) -> np.ndarray:
