@@ -1,28 +1,17 @@
-"""The names the 2018 course lessons use, as thin aliases over fastlearn.
-
-    from fastlearn.course import ImageClassifierData, ConvLearner, tfms_from_model, transforms_side_on
-    tfms = tfms_from_model(arch, sz, aug_tfms=transforms_side_on, max_zoom=1.1)
-    data = ImageClassifierData.from_paths(PATH, tfms=tfms, bs=64)
-    learn = ConvLearner.pretrained(arch, data, precompute=True)
-    learn.lr_find(); learn.sched.plot()
-    learn.fit(1e-2, 3, cycle_len=1)
-    log_preds, y = learn.TTA(); probs = np.mean(np.exp(log_preds), 0)
-
-`arch` is a timm name (the lessons' `resnet34` works wherever its weights can be downloaded;
-`tf_efficientnet_lite0` works offline). Each alias is documented with what it maps to.
-"""
+"""The course's data: `ImageClassifierData.from_paths`/`from_csv`, `tfms_from_model`, and the
+names the lessons read off their data (`val_y`, `val_ds.fnames`, `val_dl`, `aug_dl`, `denorm`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from fastlearn.vision.data import ImageData, random_split
-from fastlearn.train import Learner
 
-__all__ = ["ImageClassifierData", "CourseImageData", "ConvLearner", "tfms_from_model", "transforms_side_on", "transforms_top_down",
-           "transforms_basic", "get_cv_idxs", "accuracy_np", "Tfms"]
+__all__ = ["ImageClassifierData", "CourseImageData", "tfms_from_model", "transforms_side_on", "transforms_top_down",
+           "transforms_basic", "get_cv_idxs", "Tfms"]
 
 transforms_side_on = "side_on"
 transforms_top_down = "top_down"
@@ -45,11 +34,6 @@ def tfms_from_model(arch, sz: int, aug_tfms=transforms_basic, max_zoom: float = 
 def get_cv_idxs(n: int, cv_idx: int = 0, val_pct: float = 0.2, seed: int = 42) -> np.ndarray:
     """Validation row indices: `fastlearn.random_split(n, val_pct, seed)`."""
     return random_split(n, val_pct, seed)
-
-
-def accuracy_np(probs, y) -> float:
-    """Accuracy of probabilities (or log-probabilities) against integer labels."""
-    return float((np.argmax(np.asarray(probs), axis=1) == np.asarray(y)).mean())
 
 
 def _tfm_kwargs(tfms: Tfms | None) -> dict:
@@ -79,6 +63,12 @@ class _Split:
     def __len__(self) -> int:
         return len(self.data._split_idx(self.split))
 
+    def denorm(self, x) -> np.ndarray:
+        """Normalised images (N, 3, H, W), tensor or array, back to displayable (N, H, W, 3) floats in [0, 1]."""
+        x = x.detach().cpu().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float32)
+        mean, std = (np.array(s, dtype=np.float32).reshape(1, 3, 1, 1) for s in self.data.stats)
+        return np.clip(x * std + mean, 0, 1).transpose(0, 2, 3, 1)
+
 
 class CourseImageData(ImageData):
     """`ImageData` with the names the lessons read off their data: `trn_y`, `val_y` (labels as
@@ -97,6 +87,31 @@ class CourseImageData(ImageData):
         return _Split(self, "test")
 
     @property
+    def trn_dl(self):
+        """The shuffled, augmented training batches (`train_dl`)."""
+        return self.train_dl
+
+    @property
+    def val_dl(self):
+        """The validation batches, in order (`valid_dl`)."""
+        return self.valid_dl
+
+    @property
+    def aug_dl(self):
+        """Validation images with the training augmentation, as fastai 0.7's `aug_dl` (its TTA views);
+        each access draws new augmentations from NumPy's global random state."""
+        return self.loader("valid", augment=True, shuffle=False, seed=int(np.random.randint(2 ** 31)))
+
+    def resize(self, size: int, new_path=None, bs: int | None = None) -> "CourseImageData":
+        """`data.resize(targ_sz, 'tmp')` as the lessons call it (a path second) shrank the image files
+        on disk once for faster loading; here every image is already decoded once into a cache at
+        the training size, so that form gives back this data unchanged. `resize(size)` without a
+        path is `ImageData.resize`: the same images at another training size."""
+        if isinstance(new_path, (str, Path)):
+            return self
+        return super().resize(size, bs if bs is not None else new_path)
+
+    @property
     def trn_y(self) -> np.ndarray:
         return self.trn_ds.y
 
@@ -110,14 +125,16 @@ class ImageClassifierData:
 
     @staticmethod
     def from_paths(path, bs: int = 64, tfms: Tfms | None = None, trn_name: str = "train", val_name: str = "valid",
-                   test_name: str | None = None, **kwargs) -> "CourseImageData":
-        """`ImageData.from_folder(path, train=trn_name, valid=val_name, test=test_name)`."""
+                   test_name: str | None = None, num_workers: int | None = None, **kwargs) -> "CourseImageData":
+        """`ImageData.from_folder(path, train=trn_name, valid=val_name, test=test_name)`. `num_workers`
+        is accepted and unused: batches come from the decoded cache, without worker processes."""
         return CourseImageData.from_folder(path, train=trn_name, valid=val_name, test=test_name, bs=bs,
                                      **_tfm_kwargs(tfms), **kwargs)
 
     @staticmethod
     def from_csv(path, folder: str, csv_fname, bs: int = 64, tfms: Tfms | None = None, val_idxs=None,
-                 suffix: str = "", test_name: str | None = None, **kwargs) -> "CourseImageData":
+                 suffix: str = "", test_name: str | None = None, num_workers: int | None = None,
+                 **kwargs) -> "CourseImageData":
         """`ImageData.from_csv`; like the course, labels with spaces make it multi-label."""
         import pandas as pd
         # The lessons pass f"{PATH}labels.csv", a path that already holds PATH; a bare name is inside PATH.
@@ -129,56 +146,3 @@ class ImageClassifierData:
                                  multi_label=multi, bs=bs, source=str(csv_path), **_tfm_kwargs(tfms), **kwargs)
 
 
-class _Sched:
-    """`learn.sched`: the plots the course calls on it."""
-
-    def __init__(self, learn: "ConvLearner"):
-        self.learn = learn
-
-    def plot(self, n_skip: int = 5, n_skip_end: int = 3):
-        """Loss against learning rate from the last `lr_find`."""
-        if self.learn.lr_finder is None:
-            raise RuntimeError("run learn.lr_find() first")
-        return self.learn.lr_finder.plot(n_skip, n_skip_end)
-
-    def plot_lr(self):
-        """Learning rate against iteration: the last lr_find's sweep, or the training schedule."""
-        if self.learn.recorder.lrs:
-            return self.learn.recorder.plot_lr()
-        if self.learn.lr_finder is not None:
-            return self.learn.lr_finder.plot_lr()
-        raise RuntimeError("nothing trained yet")
-
-    def plot_loss(self):
-        return self.learn.recorder.plot_loss()
-
-
-class ConvLearner(Learner):
-    """`Learner` with the course's method names; `predict()` and `TTA()` return log-probabilities.
-
-    Like fastai 0.7, it trains with SGD with momentum 0.9 by default: the lessons' learning rates
-    (0.01, [1e-4, 1e-3, 1e-2]) are SGD rates, far too high for Adam on a pretrained body. And like
-    fastai 0.7, frozen layers keep their pretrained BatchNorm statistics (`model.bn_adapt` stays
-    False), which the lessons' rates and epochs were tuned with.
-    """
-
-    @classmethod
-    def pretrained(cls, arch, data, precompute: bool = False, ps=(0.25, 0.5), opt: str = "sgd",
-                   **kwargs) -> "ConvLearner":
-        return super().pretrained(arch, data, precompute=precompute, ps=tuple(ps) if np.ndim(ps) else (ps / 2, ps),
-                                  opt=opt, **kwargs)
-
-    @property
-    def sched(self) -> _Sched:
-        return _Sched(self)
-
-    def predict(self, is_test: bool = False, split: str | None = None, log: bool = True):
-        """Log-probabilities of the validation set (or the test set) as a NumPy array."""
-        probs, _ = super().predict("test" if is_test else (split or "valid"), log=log)
-        return probs.numpy()
-
-    def TTA(self, n_aug: int = 4, is_test: bool = False):
-        """(log-probabilities of every view, shape (n_aug + 1, items, classes), targets)."""
-        split = "test" if is_test else "valid"
-        views, targets = self.tta(n=n_aug, split=split, log=True, reduce=False)
-        return views.numpy(), (targets if is_test else targets.numpy())
