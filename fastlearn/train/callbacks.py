@@ -1,8 +1,10 @@
 """Hooks around the training loop. Subclass `Callback` and override any of its methods.
 
-The learner calls, in order: fit_begin, then per epoch epoch_begin, batch_end after every
-optimizer step, epoch_end after validation, and fit_end. Every hook receives the learner;
-set `learn.stop_training = True` to end training after the current batch.
+The learner calls, in order: fit_begin, then per epoch epoch_begin, batch_begin before every
+batch's forward pass (it may return a changed batch: MixUp), batch_end after every optimizer
+step, validate_begin before validation, epoch_end after it, and fit_end. Every hook receives
+the learner; set `learn.stop_training = True` to end training after the current batch.
+Callbacks run in the order of their `order` (lower first; 0 by default), then as listed.
 
 `batch_end` gets the step's loss as a 0-dimensional tensor on the training device, not a float:
 `float(loss)` makes the CPU wait until a GPU has finished the step, so a callback that reads it
@@ -25,11 +27,18 @@ __all__ = ["Callback", "ProgressTable", "SaveEveryEpoch", "KeepBest", "StopOnNaN
 
 
 class Callback:
-    """Base class: every hook does nothing."""
+    """Base class: every hook does nothing (`batch_begin` gives the batch back unchanged)."""
+
+    order = 0
 
     def fit_begin(self, learn: "Learner") -> None: ...
     def epoch_begin(self, learn: "Learner", epoch: int) -> None: ...
+
+    def batch_begin(self, learn: "Learner", xb, yb):
+        return xb, yb
+
     def batch_end(self, learn: "Learner", loss: "torch.Tensor") -> None: ...
+    def validate_begin(self, learn: "Learner") -> None: ...
     def epoch_end(self, learn: "Learner", epoch: int, row: dict) -> None: ...
     def fit_end(self, learn: "Learner") -> None: ...
 

@@ -34,10 +34,12 @@ from torch import nn
 from fastlearn.train import schedules
 from fastlearn.train.callbacks import Callback, ProgressTable, StopOnNaN
 from fastlearn.train.divergence import RollbackOnDivergence
+from fastlearn.train.label_smoothing import smoothed
 from fastlearn.train.lr_finder import LRFind, lr_find_iterations, should_stop, smooth_losses, sweep_beta
 from fastlearn.train.metrics import accuracy
 from fastlearn.train.precise_bn import recompute_batchnorm
 from fastlearn.train.recorder import Recorder
+from fastlearn.train.snapshots import SaveCycles, cycle_ends, ensemble_predictions
 from fastlearn.train.serialization import load_optimizer, load_state, save_optimizer, save_state
 from fastlearn.utils.denormals import flush_denormals
 from fastlearn.utils.memory import reuse_freed_memory
@@ -125,6 +127,10 @@ class Learner:
     `fastlearn.utils.memory`): "auto" keeps every block for batches of up to 64 images at 128 px
     and the blocks up to 32 MB above that (at 224 px: peak 6.4 GB instead of 7.4, steps about
     1.7x slower on 2 cores); True keeps every block always (fastest, most memory); False none.
+    `accumulate`: add up the gradients of this many batches before each optimizer step (a batch
+    `accumulate` times larger without its memory; schedules count steps). `clip_grad`: clip the
+    gradients' total norm to this before each step. `label_smoothing`: train classification
+    against targets smoothed by this much (validation and predictions are unaffected).
     `precise_bn`: after each epoch, recompute the running statistics of the BatchNorm layers
     that trained over one pass of the training set (`fastlearn.train.precise_bn`); "auto" does
     it for epochs of fewer than 50 steps, where the running averages lag most.
@@ -134,12 +140,20 @@ class Learner:
                  metrics: Sequence[Callable] | None = None, opt: str = "adamw", wd: float = 0.01,
                  model_dir: str | Path | None = None, callbacks: Sequence[Callback] = (),
                  mixed_precision: str | bool = "auto", channels_last: str | bool = "auto", progress: bool = True,
-                 flush_denormal: bool = True, reuse_memory: bool | str = "auto", precise_bn: bool | str = "auto"):
+                 flush_denormal: bool = True, reuse_memory: bool | str = "auto", precise_bn: bool | str = "auto",
+                 accumulate: int = 1, clip_grad: float | None = None, label_smoothing: float = 0.0):
         if opt not in ("adamw", "sgd"):
             raise ValueError(f"opt must be 'adamw' or 'sgd', got {opt!r}")
         if precise_bn not in (True, False, "auto"):
             raise ValueError(f"precise_bn must be True, False or 'auto', got {precise_bn!r}")
         self.precise_bn = precise_bn
+        if int(accumulate) != accumulate or accumulate < 1:
+            raise ValueError(f"accumulate must be a whole number of batches, at least 1; got {accumulate!r}")
+        if clip_grad is not None and not clip_grad > 0:
+            raise ValueError(f"clip_grad is the largest gradient norm, a number above 0; got {clip_grad!r}")
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+        self.accumulate, self.clip_grad, self.label_smoothing = int(accumulate), clip_grad, float(label_smoothing)
         self.data = data
         self.device = getattr(data, "device", torch.device("cpu"))
         self.model = model.to(self.device)
@@ -147,6 +161,8 @@ class Learner:
         self.regression = bool(getattr(data, "regression", False))
         self.loss_fn = loss_fn or getattr(data, "loss_fn", None) or (
             nn.BCEWithLogitsLoss() if self.multi_label else nn.CrossEntropyLoss())
+        if self.label_smoothing:
+            smoothed(self.loss_fn, self.label_smoothing)  # refuses a loss it cannot smooth, now rather than at fit
         if metrics is None:
             metrics = getattr(data, "metrics", None)
         if metrics is None:
@@ -298,7 +314,9 @@ class Learner:
 
     @property
     def iters_per_epoch(self) -> int:
-        return len(self._loaders()[0]) if self._precompute else len(self.data.train_dl)
+        """Optimizer steps an epoch: its batches, `accumulate` to a step."""
+        batches = len(self._loaders()[0]) if self._precompute else len(self.data.train_dl)
+        return -(-batches // self.accumulate)
 
     def set_data(self, data) -> None:
         """Train on other data from now on (e.g. `data.resize(128)` for progressive resizing), weights kept."""
@@ -374,6 +392,19 @@ class Learner:
     def _autocast(self, training: bool = True):
         return autocast(self.device, self.amp_dtype if training else self.eval_amp_dtype)
 
+    def _step(self, opt: torch.optim.Optimizer, batches: int) -> None:
+        """One optimizer step on the gradients of `batches` batches (fewer than `accumulate` at
+        an epoch's end: their sum is scaled up to the mean), clipped to `clip_grad` if set."""
+        if batches < self.accumulate:
+            for group in opt.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.grad.mul_(self.accumulate / batches)
+        if self.clip_grad is not None:
+            nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], self.clip_grad)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
     def _prepare(self, x):
         """A batch's inputs as the model takes them: images in channels_last memory when on;
         anything else (a table's (codes, values) pair) as it is."""
@@ -392,7 +423,8 @@ class Learner:
         train_dl, valid_dl, module = self._loaders()
         opt = self._optimizer()
         self._sched, self._base_lrs = sched, self.group_lrs(lrs)
-        cbs = self.callbacks + list(callbacks)
+        cbs = sorted(self.callbacks + list(callbacks), key=lambda cb: getattr(cb, "order", 0))
+        train_loss = smoothed(self.loss_fn, self.label_smoothing) if self.label_smoothing else self.loss_fn
         self.stop_training = False
         if not 0 <= initial_epoch <= sched.epochs:
             raise ValueError(f"initial_epoch must be between 0 and the {sched.epochs} epochs of this fit, got {initial_epoch}")
@@ -407,27 +439,34 @@ class Learner:
                     cb.epoch_begin(self, self.epoch)
                 # The losses stay on the device: reading one (`.item()`) would wait for the device
                 # after every step, and on a GPU the next step's kernels could not queue up meanwhile.
-                loss_sum, n_batches = torch.zeros((), device=self.device), 0
-                for xb, yb in train_dl:
-                    self._set_hparams(it)
+                loss_sum, n_steps = torch.zeros((), device=self.device), 0
+                step_loss, n_acc, last = torch.zeros((), device=self.device), 0, len(train_dl)
+                for i, (xb, yb) in enumerate(train_dl, 1):
+                    for cb in cbs:
+                        xb, yb = cb.batch_begin(self, xb, yb)
                     with self._autocast():
-                        loss = self.loss_fn(module(self._prepare(xb)), yb)
-                    loss.backward()
-                    opt.step()
-                    opt.zero_grad(set_to_none=True)
+                        loss = train_loss(module(self._prepare(xb)), yb)
+                    (loss / self.accumulate).backward()
+                    step_loss, n_acc = step_loss + loss.detach(), n_acc + 1
+                    if n_acc < self.accumulate and i < last:
+                        continue  # gradients add up over `accumulate` batches before a step
+                    self._set_hparams(it)
+                    self._step(opt, n_acc)
                     it += 1
-                    loss = loss.detach()
+                    loss, step_loss, n_acc = step_loss / n_acc, torch.zeros((), device=self.device), 0
                     loss_sum += loss
-                    n_batches += 1
+                    n_steps += 1
                     for cb in cbs:
                         cb.batch_end(self, loss)
                     if self.stop_training:
                         break
-                row = {"epoch": self.epoch, "train_loss": loss_sum.item() / n_batches if n_batches else float("nan")}
-                if n_batches and (self.precise_bn is True or (self.precise_bn == "auto" and self.short_epochs)):
+                row = {"epoch": self.epoch, "train_loss": loss_sum.item() / n_steps if n_steps else float("nan")}
+                if n_steps and (self.precise_bn is True or (self.precise_bn == "auto" and self.short_epochs)):
                     whole = getattr(self.data, "statistics_batches", None)  # a table: all its rows at once
                     recompute_batchnorm(module, whole() if whole and module is self.model else train_dl,
                                         self._prepare, self._autocast)
+                for cb in cbs:
+                    cb.validate_begin(self)
                 row.update(self._evaluate(module, valid_dl))
                 row["time"] = time.perf_counter() - t0
                 for cb in cbs:
@@ -490,14 +529,19 @@ class Learner:
 
     # ----- the verbs ------------------------------------------------------------------------------------
     def fit(self, lrs: LRs, n_cycle: int = 1, cycle_len: int | None = None, cycle_mult: int = 1,
-            callbacks: Sequence[Callback] = (), initial_epoch: int = 0) -> "Learner":
+            callbacks: Sequence[Callback] = (), initial_epoch: int = 0, cycle_save_name: str | None = None) -> "Learner":
         """Train as the course does. Without `cycle_len`: `n_cycle` epochs at constant rates.
         With it: SGDR, `n_cycle` cosine cycles, the first `cycle_len` epochs long, each next one
         `cycle_mult` times longer, restarting at `lrs`. `lrs`: one rate, one per layer group, or a slice.
-        `initial_epoch`: start this many epochs into the schedule (resuming a checkpointed fit)."""
+        `initial_epoch`: start this many epochs into the schedule (resuming a checkpointed fit).
+        `cycle_save_name`: save the weights at the end of each cycle as `<name>_cyc_<k>`, a
+        snapshot ensemble for `predict_ensemble(name)`."""
         ipe = self.iters_per_epoch
         sched = schedules.constant(n_cycle, ipe) if cycle_len is None else \
             schedules.sgdr(n_cycle, cycle_len, cycle_mult, ipe)
+        if cycle_save_name is not None:
+            ends = cycle_ends(n_cycle, cycle_len, cycle_mult) if cycle_len else list(range(1, n_cycle + 1))
+            callbacks = [*callbacks, SaveCycles(cycle_save_name, ends, initial_epoch)]
         return self._fit(sched, lrs, callbacks, initial_epoch)
 
     def fit_one_cycle(self, epochs: int, lr_max: LRs = 1e-3, pct_start: float = 0.25, div: float = 25.0,
@@ -616,6 +660,11 @@ class Learner:
         `log=True` for log-probabilities. Uses the calibrated temperature once fitted."""
         from fastlearn.infer.predictions import predict
         return predict(self, split, log)
+
+    def predict_ensemble(self, name: str, split: str = "valid"):
+        """(probabilities averaged over the snapshots saved by `fit(..., cycle_save_name=name)`,
+        targets) of `split`; the Learner's weights are unchanged."""
+        return ensemble_predictions(self, name, split)
 
     def tta(self, n: int = 4, split: str = "valid", log: bool = False, reduce: bool = True):
         """Like `predict`, averaging the centre view with `n` augmented views (`reduce=False`:
