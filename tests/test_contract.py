@@ -9,18 +9,20 @@ import pytest
 import torch
 
 from fastlearn import ImageData, Learner, TabularData, load_learner
+from fastlearn.train import EMA, CSVLogger, EarlyStopping, TensorBoardLogger
 
 
 class ImageKind:
     name = "image"
     bar = 0.4  # ten digits: chance is 0.1
+    epochs = 3
 
     def __init__(self, mnist_root, titanic_df):
         data = ImageData.from_folder(mnist_root, size=32, bs=32, augment="none", max_zoom=1.0, progress=False)
         self.data = data.sample(320)
 
-    def learner(self):
-        return Learner.pretrained("tf_efficientnet_lite0", self.data, seed=0, progress=False)
+    def learner(self, **options):
+        return Learner.pretrained("tf_efficientnet_lite0", self.data, seed=0, progress=False, **options)
 
     def items(self, tmp_path):
         """Held-out items as a user would pass them to a predictor, and as one web request body."""
@@ -37,13 +39,14 @@ class ImageKind:
 class TableKind:
     name = "table"
     bar = 0.75  # survival: the majority class is 0.59
+    epochs = 6  # a few steps an epoch (9 batches, accumulated in pairs): tables train for more epochs
 
     def __init__(self, mnist_root, titanic_df):
         self.df = titanic_df
         self.data = TabularData.from_df(titanic_df, "survived", valid_pct=0.2, seed=0)
 
-    def learner(self):
-        return Learner.tabular(self.data, seed=0, progress=False)
+    def learner(self, **options):
+        return Learner.tabular(self.data, seed=0, progress=False, **options)
 
     def items(self, tmp_path):
         rows = self.df.iloc[self.data.valid_idx[:8]].drop(columns=["survived"])
@@ -60,13 +63,14 @@ class TableKind:
 class TextKind:
     name = "text"
     bar = 0.6  # positive or negative: chance is 0.5
+    epochs = 3
 
     def __init__(self, mnist_root, titanic_df, reviews_df):
         from fastlearn import TextData
         self.data = TextData.from_df(reviews_df.sample(400, random_state=0), "text", "label", seed=0)
 
-    def learner(self):
-        return Learner.pretrained("all-MiniLM-L6-v2", self.data, seed=0, progress=False)
+    def learner(self, **options):
+        return Learner.pretrained("all-MiniLM-L6-v2", self.data, seed=0, progress=False, **options)
 
     def items(self, tmp_path):
         texts = [self.data.texts.iloc[i] for i in self.data.valid_idx[:8]]
@@ -124,3 +128,23 @@ def test_every_verb_works_on_every_kind_of_data(kind, tmp_path):
         answer = r.json()
         assert answer["label"] in kind.data.classes and answer["probability"] == pytest.approx(float(here[0].max()), abs=1e-5)
         assert client.post("/predict", content=b"", headers={"Content-Type": content_type}).status_code == 400
+
+
+def test_the_training_toolbox_works_on_every_kind_of_data(kind, tmp_path):
+    learn = kind.learner(accumulate=2, clip_grad=1.0, label_smoothing=0.1, model_dir=tmp_path / "models")
+    lr = learn.lr_find().suggestion
+    steps = learn.iters_per_epoch
+    assert steps == -(-len(kind.data.train_dl) // 2)
+    stopper = EarlyStopping(monitor="valid_loss", patience=2, restore_best=True)
+    logs = [CSVLogger(tmp_path / "log.csv"), TensorBoardLogger(tmp_path / "tb")]
+    learn.fit_one_cycle(kind.epochs, lr, callbacks=[stopper, *logs, EMA(0.8)])
+    assert len(learn.recorder.losses) == learn.epoch * steps
+    assert len((tmp_path / "log.csv").read_text().splitlines()) == learn.epoch + 1
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").iterdir())
+    assert learn.validate()["accuracy"] > kind.bar
+    learn.fit(lr / 2, 2, cycle_len=1, cycle_save_name="snap")
+    probs, targets = learn.predict_ensemble("snap")
+    assert float((probs.argmax(1) == targets).float().mean()) > kind.bar
+    bundle = learn.export(tmp_path / "model")  # exports the weights the learner validates with
+    items, _, _ = kind.items(tmp_path)
+    assert float((load_learner(bundle).probs(items) - learn.predict()[0][:8]).abs().max()) < 1e-5
