@@ -62,6 +62,23 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number such as 0.4, got {text!r}")
+    return value
+
+
+def _training(a):
+    """The training toolbox's flags as the recipes take them."""
+    from fastlearn.train.options import TrainingOptions
+    return TrainingOptions(accumulate=a.accumulate, clip_grad=a.clip_grad, label_smoothing=a.label_smoothing,
+                           early_stop=a.early_stop, mixup=a.mixup, cutmix=a.cutmix, ema=a.ema, tensorboard=a.tensorboard)
+
+
 def _delim(text: str) -> str:
     text = {"\\t": "\t", "tab": "\t", "space": " "}.get(text, text)
     if not text:
@@ -135,6 +152,19 @@ def _parser() -> argparse.ArgumentParser:
     txt = t.add_argument_group("texts (DATA is a .csv file with --text)")
     txt.add_argument("--text", type=_names, help="the text column (several, comma-separated, are joined)")
     txt.add_argument("--max-len", type=_whole(2), default=128, help="tokens a text keeps (default 128)")
+    tool = t.add_argument_group("training options (every kind of data unless said)")
+    tool.add_argument("--early-stop", type=_whole(1), metavar="PATIENCE", default=None,
+                      help="stop a fit after PATIENCE epochs without a lower validation loss; keep the best epoch")
+    tool.add_argument("--accumulate", type=_whole(1), metavar="K", default=1,
+                      help="add up the gradients of K batches before each step (a K times larger batch)")
+    tool.add_argument("--clip-grad", type=_positive, metavar="X", default=None, help="clip the gradient norm to X")
+    tool.add_argument("--label-smoothing", type=_fraction, metavar="E", default=0.0,
+                      help="train against targets smoothed by E, e.g. 0.1 (classification)")
+    tool.add_argument("--mixup", type=_positive, metavar="ALPHA", default=None, help="MixUp training images (images)")
+    tool.add_argument("--cutmix", type=_positive, metavar="ALPHA", default=None, help="CutMix training images (images)")
+    tool.add_argument("--ema", type=_fraction, metavar="DECAY", default=None,
+                      help="validate and export a moving average of the weights, e.g. 0.999")
+    tool.add_argument("--tensorboard", metavar="DIR", default=None, help="write TensorBoard logs to DIR")
     t.add_argument("--lr", type=_rate, default="auto", help="'auto' (lr_find's suggestion) or a number")
     t.add_argument("--precompute", action="store_true", help="train the head on cached activations first")
     t.add_argument("--no-unfreeze", action="store_true", help="train the head only")
@@ -206,7 +236,7 @@ def _cmd_train(a) -> None:
                             bs=a.bs, epochs=a.epochs or 4, lr=a.lr, augment=a.augment, precompute=a.precompute,
                             unfreeze=not a.no_unfreeze, tta=a.tta, multi_label=a.multi_label,
                             label_delim=a.label_delim, valid_pct=a.valid_pct, out=out, resume=a.resume,
-                            overwrite=a.overwrite, seed=a.seed))
+                            overwrite=a.overwrite, seed=a.seed, training=_training(a)))
 
 
 def _train_table(a) -> None:
@@ -223,7 +253,7 @@ def _train_table(a) -> None:
     run_table_recipe(TableRecipeConfig(
         data=a.data, target=a.target, cat=a.cat, cont=a.cont, layers=a.layers, epochs=a.epochs or 10, lr=a.lr,
         bs=a.bs or 64, folds=a.folds, model=a.model, valid_pct=a.valid_pct or 0.2, out=out, overwrite=a.overwrite,
-        seed=a.seed, encoding=a.encoding))
+        seed=a.seed, encoding=a.encoding, training=_training(a)))
 
 
 def _train_text(a) -> None:
@@ -235,7 +265,8 @@ def _train_text(a) -> None:
     run_text_recipe(TextRecipeConfig(
         data=a.data, text=a.text, target=a.target, arch=arch, epochs=a.epochs or 2, lr=a.lr, bs=a.bs or 32,
         max_len=a.max_len, valid_pct=a.valid_pct or 0.2, out=a.out or str(Path("runs") / data.stem),
-        overwrite=a.overwrite, seed=a.seed, encoding=a.encoding, label_delim=a.label_delim if a.multi_label else None))
+        overwrite=a.overwrite, seed=a.seed, encoding=a.encoding, label_delim=a.label_delim if a.multi_label else None,
+        training=_training(a)))
 
 
 def _cmd_lr_find(a) -> None:

@@ -214,3 +214,21 @@ def test_help_and_argument_errors_answer_without_loading_pytorch():
             "print('heavy:', heavy)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "--target" in r.stdout and "heavy: []" in r.stdout, r.stdout + r.stderr
+
+
+def test_train_with_the_training_toolbox(small_digits, tmp_path, titanic_csv):
+    out, tb = tmp_path / "run", tmp_path / "tb"
+    run("train", small_digits, "--size", 32, "--bs", 16, "--epochs", 3, "--lr", "2e-3", "--augment", "none",
+        "--accumulate", 2, "--clip-grad", 1.0, "--label-smoothing", 0.1, "--mixup", 0.2, "--ema", 0.9,
+        "--early-stop", 1, "--tensorboard", tb, "--out", out)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["training"] == {"accumulate": 2, "clip_grad": 1.0, "label_smoothing": 0.1, "mixup": 0.2,
+                                   "ema": 0.9, "early_stop": 1, "tensorboard": str(tb)}
+    assert summary["accuracy"] > 0.5 and (out / "model" / "manifest.json").is_file()
+    assert any(tb.glob("events.out.tfevents.*"))
+    r = run("train", titanic_csv, "--target", "survived", "--mixup", 0.4, "--out", tmp_path / "t", check=False)
+    assert r.returncode != 0 and "--mixup and --cutmix mix images; this data is table" in r.stderr
+    assert not (tmp_path / "t").exists()
+    run("train", titanic_csv, "--target", "survived", "--epochs", 4, "--accumulate", 2, "--label-smoothing", 0.1,
+        "--tensorboard", tb / "titanic", "--out", tmp_path / "t")
+    assert json.loads((tmp_path / "t" / "summary.json").read_text())["settings"]["training"]["accumulate"] == 2

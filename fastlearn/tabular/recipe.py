@@ -15,6 +15,7 @@ import torch
 from fastlearn.tabular.data import TabularData, read_table
 from fastlearn.tabular.gbm import fit_gbm, gbm_features, gbm_probs
 from fastlearn.tabular.predictor import GBM_FILE
+from fastlearn.train.options import TrainingOptions
 from fastlearn.utils.atomic import atomic_path
 from fastlearn.utils.errors import DataError
 
@@ -47,6 +48,7 @@ class TableRecipeConfig:
     seed: int = 0
     progress: bool = True
     encoding: str | None = None
+    training: TrainingOptions = field(default_factory=TrainingOptions)
     options: dict = field(default_factory=dict)  # more TabularData options (Python only)
 
 
@@ -70,12 +72,15 @@ def _score(probs: np.ndarray, y: np.ndarray, regression: bool) -> float:
     return float((probs.argmax(1) == y).mean())
 
 
-def _train_net(data: TabularData, cfg: TableRecipeConfig, lr: float | None, seed: int, table: bool = False):
-    """A network trained on `data` at `lr` (lr_find's suggestion when None); `table`: print a row per epoch."""
+def _train_net(data: TabularData, cfg: TableRecipeConfig, lr: float | None, seed: int, table: bool = False,
+               name: str = ""):
+    """A network trained on `data` at `lr` (lr_find's suggestion when None); `table`: print a row per
+    epoch; `name`: this training's TensorBoard subfolder (a fold)."""
     from fastlearn.train.callbacks import ProgressTable
     from fastlearn.train.divergence import RollbackOnDivergence
     from fastlearn.train.learner import Learner
-    learn = Learner.tabular(data, layers=cfg.layers, seed=seed, progress=False, model_dir=Path(cfg.out) / "models")
+    learn = Learner.tabular(data, layers=cfg.layers, seed=seed, progress=False, model_dir=Path(cfg.out) / "models",
+                            **cfg.training.learner_kwargs())
     # The validation rows score the recipe; picking the best epoch by them (the rollback's
     # end-of-fit choice) would make that score a chosen maximum, above what new rows will see.
     drop = (RollbackOnDivergence,) if table else (RollbackOnDivergence, ProgressTable)
@@ -84,13 +89,13 @@ def _train_net(data: TabularData, cfg: TableRecipeConfig, lr: float | None, seed
         finder = learn.lr_find()
         lr = finder.suggestion
         print(f"lr_find suggests {lr:.2e} (rule: {finder.rule})")
-    learn.fit_one_cycle(cfg.epochs, lr)
+    learn.fit_one_cycle(cfg.epochs, lr, callbacks=cfg.training.callbacks("table", name))
     return learn, lr
 
 
-def _fit_fold(data: TabularData, cfg: TableRecipeConfig, lr: float | None, seed: int) -> dict:
+def _fit_fold(data: TabularData, cfg: TableRecipeConfig, lr: float | None, seed: int, name: str = "") -> dict:
     """The three models' validation outputs on one split, the learner, the booster and the rate."""
-    learn, lr = _train_net(data, cfg, lr, seed, table=not cfg.folds)
+    learn, lr = _train_net(data, cfg, lr, seed, table=not cfg.folds, name=name)
     logits, targets = learn.get_preds("valid")
     if data.regression:
         net = logits.float().numpy()
@@ -125,7 +130,7 @@ def cross_validate(df: pd.DataFrame, cfg: TableRecipeConfig) -> dict:
     scores: dict[str, list[float]] = {m: [] for m in MODELS}
     logits, ys, first = [], [], None
     for k, data in enumerate(datas):
-        r = _fit_fold(data, cfg, lr, cfg.seed + k)
+        r = _fit_fold(data, cfg, lr, cfg.seed + k, name=f"fold_{k + 1}" if cfg.folds else "")
         lr = r["lr"]  # the first fold's lr_find decides the rate for all
         for m in MODELS:
             scores[m].append(_score(r[m], r["y"], data.regression))
@@ -168,7 +173,7 @@ def run_table_recipe(cfg: TableRecipeConfig) -> dict:
         opts = dict(cat_names=cfg.cat, cont_names=cfg.cont, bs=cfg.bs, seed=cfg.seed, **cfg.options)
         data = TabularData.from_df(cv["data"].df, cfg.target, valid_idx=[], **opts)
         print(f"training the bundle's models on all {len(data.train_idx)} rows")
-        learn, _ = _train_net(data, cfg, cv["lr"], cfg.seed)
+        learn, _ = _train_net(data, cfg, cv["lr"], cfg.seed, name="all_rows")
         x = gbm_features(data.cats.cpu(), data.conts.cpu())
         booster = fit_gbm(x, data.y.cpu().numpy(), regression, len(data.classes), cfg.seed)
     else:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from fastlearn.text.data import TextData
+from fastlearn.train.options import TrainingOptions
 from fastlearn.utils.atomic import atomic_path
 from fastlearn.utils.errors import DataError
 
@@ -37,6 +38,7 @@ class TextRecipeConfig:
     seed: int = 0
     encoding: str | None = None
     label_delim: str | None = None
+    training: TrainingOptions = field(default_factory=TrainingOptions)
 
 
 def run_text_recipe(cfg: TextRecipeConfig) -> dict:
@@ -50,7 +52,8 @@ def run_text_recipe(cfg: TextRecipeConfig) -> dict:
     text = cfg.text[0] if len(cfg.text) == 1 else cfg.text
     data = TextData.from_csv(cfg.data, text, cfg.target, encoding=cfg.encoding, valid_pct=cfg.valid_pct,
                              seed=cfg.seed, bs=cfg.bs, max_len=cfg.max_len, label_delim=cfg.label_delim)
-    learn = Learner.pretrained(cfg.arch, data, seed=cfg.seed, model_dir=out / "models")
+    learn = Learner.pretrained(cfg.arch, data, seed=cfg.seed, model_dir=out / "models", **cfg.training.learner_kwargs())
+    callbacks = cfg.training.callbacks("text")
     print(data)
     if cfg.lr == "auto":
         finder = learn.lr_find()
@@ -59,9 +62,9 @@ def run_text_recipe(cfg: TextRecipeConfig) -> dict:
     else:
         lr = float(cfg.lr)
     if cfg.epochs > 1:
-        learn.fine_tune(cfg.epochs - 1, lr, freeze_epochs=1)
+        learn.fine_tune(cfg.epochs - 1, lr, freeze_epochs=1, callbacks=callbacks)
     else:
-        learn.fit_one_cycle(1, lr)
+        learn.fit_one_cycle(1, lr, callbacks=callbacks)
     out.mkdir(parents=True, exist_ok=True)
     rows = [{k: v for k, v in r.items() if k != "iteration"} for r in learn.recorder.rows]
     with atomic_path(out / "metrics.csv") as tmp:

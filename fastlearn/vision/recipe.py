@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fastlearn.train.options import TrainingOptions
 from fastlearn.utils.atomic import atomic_path
 
 __all__ = ["RecipeConfig", "RunFolderError", "run_recipe", "sgdr_plan"]
@@ -45,6 +46,7 @@ class RecipeConfig:
     overwrite: bool = False
     seed: int = 0
     progress: bool = True
+    training: TrainingOptions = field(default_factory=TrainingOptions)
     extra: dict = field(default_factory=dict)
 
     def settings(self) -> dict:
@@ -53,7 +55,7 @@ class RecipeConfig:
                 "arch": self.arch, "size": self.size, "bs": self.bs, "epochs": self.epochs, "lr": str(self.lr),
                 "augment": repr(self.augment), "precompute": self.precompute, "unfreeze": self.unfreeze,
                 "multi_label": self.multi_label, "label_delim": self.label_delim, "valid_pct": self.valid_pct,
-                "seed": self.seed}
+                "seed": self.seed, **self.training.settings()}
 
 
 class RunFolderError(ValueError):
@@ -150,6 +152,9 @@ def run_recipe(cfg: RecipeConfig) -> dict:
 
     from fastlearn.vision.models.zoo import check_arch
     check_arch(cfg.arch)  # before decoding any image
+    if cfg.precompute and (cfg.training.mixup or cfg.training.cutmix):
+        raise ValueError("--mixup and --cutmix mix images, and --precompute trains the head on fixed activations: "
+                         "leave one out")
     out = Path(cfg.out)
     state = _open_run_folder(cfg, out)
     if state is not None and state.get("finished"):
@@ -164,7 +169,8 @@ def run_recipe(cfg: RecipeConfig) -> dict:
         raise RunFolderError(f"cannot resume the run in {out}: the data changed since it started (images added, "
                              "removed or modified, or another split). Pick another --out, or pass --overwrite.")
     ckpt_dir = out / "checkpoints"
-    learn = Learner.pretrained(cfg.arch, data, seed=cfg.seed, model_dir=ckpt_dir, progress=cfg.progress)
+    learn = Learner.pretrained(cfg.arch, data, seed=cfg.seed, model_dir=ckpt_dir, progress=cfg.progress,
+                               **cfg.training.learner_kwargs())
     body_bn = learn.settle_batchnorm() if cfg.unfreeze and cfg.epochs > 1 else None
     frozen_epochs = 1 if cfg.unfreeze else cfg.epochs
     rows: list[dict] = []
@@ -200,7 +206,7 @@ def run_recipe(cfg: RecipeConfig) -> dict:
     if learn.epoch == 0:  # the starting point (after lr_find), so a resume repeats no random draw
         save_checkpoint(learn, ckpt_dir, {"lr": lr, "rows": rows})
         _write_json(out / "state.json", state)
-    saver = [EpochCheckpoint(ckpt_dir, extra=checkpoint_info, after=after_epoch)]
+    saver = [EpochCheckpoint(ckpt_dir, extra=checkpoint_info, after=after_epoch), *cfg.training.callbacks("image")]
     try:
         if learn.epoch < frozen_epochs:
             learn.precompute = cfg.precompute
@@ -232,6 +238,11 @@ def run_recipe(cfg: RecipeConfig) -> dict:
     summary["images_per_second"] = round(trained_here * len(data.train_idx) / seconds, 1) if seconds else None
     if learn.rollbacks:
         summary["rollbacks"] = learn.rollbacks
+    if cfg.training.settings():
+        summary["training"] = cfg.training.settings()
+    stopped = [cb.stopped_epoch for cb in saver if getattr(cb, "stopped_epoch", None) is not None]
+    if stopped:
+        summary["early_stopped_after_epoch"] = stopped[-1]
     if data.flip_check is not None:
         summary["augment_auto"] = data.flip_check
     if cfg.tta and not data.multi_label:
