@@ -128,8 +128,9 @@ class Learner:
     and the blocks up to 32 MB above that (at 224 px: peak 6.4 GB instead of 7.4, steps about
     1.7x slower on 2 cores); True keeps every block always (fastest, most memory); False none.
     `accumulate`: add up the gradients of this many batches before each optimizer step (a batch
-    `accumulate` times larger without its memory; schedules count steps). `clip_grad`: clip the
-    gradients' total norm to this before each step. `label_smoothing`: train classification
+    `accumulate` times larger without its memory; schedules count steps; BatchNorm still sees
+    batches of the loader's size). `clip_grad`: clip the gradients' total norm to this before each
+    step (mixed precision here is bf16, which needs no loss scaling to undo first). `label_smoothing`: train classification
     against targets smoothed by this much (validation and predictions are unaffected).
     `precise_bn`: after each epoch, recompute the running statistics of the BatchNorm layers
     that trained over one pass of the training set (`fastlearn.train.precise_bn`); "auto" does
