@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -76,7 +77,8 @@ def _training(a):
     """The training toolbox's flags as the recipes take them."""
     from fastlearn.train.options import TrainingOptions
     return TrainingOptions(accumulate=a.accumulate, clip_grad=a.clip_grad, label_smoothing=a.label_smoothing,
-                           early_stop=a.early_stop, mixup=a.mixup, cutmix=a.cutmix, ema=a.ema, tensorboard=a.tensorboard)
+                           early_stop=a.early_stop, mixup=a.mixup, cutmix=a.cutmix, ema=a.ema, tensorboard=a.tensorboard,
+                           scale_lr=a.scale_lr)
 
 
 def _delim(text: str) -> str:
@@ -165,6 +167,10 @@ def _parser() -> argparse.ArgumentParser:
     tool.add_argument("--ema", type=_fraction, metavar="DECAY", default=None,
                       help="validate and export a moving average of the weights, e.g. 0.999")
     tool.add_argument("--tensorboard", metavar="DIR", default=None, help="write TensorBoard logs to DIR")
+    t.add_argument("--nproc", type=_whole(1), default=1,
+                   help="train data-parallel on N processes of this machine (launches torchrun: GPUs, or the CPU with gloo)")
+    tool.add_argument("--scale-lr", action="store_true",
+                      help="under several processes, scale the rate with the total batch (SGD: linearly; AdamW: square root)")
     t.add_argument("--lr", type=_rate, default="auto", help="'auto' (lr_find's suggestion) or a number")
     t.add_argument("--precompute", action="store_true", help="train the head on cached activations first")
     t.add_argument("--no-unfreeze", action="store_true", help="train the head only")
@@ -465,8 +471,33 @@ COMMANDS = {"train": _cmd_train, "lr-find": _cmd_lr_find, "evaluate": _cmd_evalu
             "export": _cmd_export, "serve": _cmd_serve, "space": _cmd_space, "demo": _cmd_demo}
 
 
+def _launch(argv: list[str], nproc: int) -> int:
+    """`fastlearn train ... --nproc N` as `torchrun --nproc_per_node N -m fastlearn train ...` on this machine."""
+    import socket
+    import subprocess
+    rest, skip = [], False
+    for i, arg in enumerate(argv):  # the same arguments without --nproc
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            rest.append(arg)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_addr", "127.0.0.1",
+           "--master_port", str(port), "-m", "fastlearn", *rest]
+    return subprocess.call(cmd)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
+    if getattr(args, "nproc", 1) > 1 and "WORLD_SIZE" not in os.environ:
+        return _launch(argv, args.nproc)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone prints; errors still show
+        sys.stdout = open(os.devnull, "w")
     try:
         COMMANDS[args.command](args)
         return 0

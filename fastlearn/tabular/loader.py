@@ -6,6 +6,8 @@ from typing import Iterator
 
 import torch
 
+from fastlearn.utils.distributed import own_batches
+
 __all__ = ["TableLoader"]
 
 
@@ -21,10 +23,19 @@ normalise one row); a partial batch of more rows is kept, so a small table loses
         self.idx = idx.to(cats.device)
         self.bs, self.shuffle, self.drop_last = int(bs), shuffle, drop_last
         self.generator = torch.Generator().manual_seed(int(seed))
+        self.rank, self.world = 0, 1
 
-    def __len__(self) -> int:
+    def shard(self, rank: int, world: int) -> "TableLoader":
+        """Yield only this rank's share of each epoch's batches (the order is the same on every rank)."""
+        self.rank, self.world = rank, world
+        return self
+
+    def _all_batches(self) -> int:
         n = len(self.idx)
         return -(-n // self.bs) - (1 if self.drop_last and n % self.bs == 1 and n > 1 else 0)
+
+    def __len__(self) -> int:
+        return len(own_batches(self._all_batches(), self.rank, self.world))
 
     @property
     def dataset_size(self) -> int:
@@ -34,6 +45,6 @@ normalise one row); a partial batch of more rows is kept, so a small table loses
         idx = self.idx
         if self.shuffle:
             idx = idx[torch.randperm(len(idx), generator=self.generator).to(idx.device)]
-        for b in range(len(self)):
+        for b in own_batches(self._all_batches(), self.rank, self.world):
             i = idx[b * self.bs:(b + 1) * self.bs]
             yield (self.cats[i], self.conts[i]), self.y[i]

@@ -16,6 +16,7 @@ from fastlearn.tabular.data import TabularData, read_table
 from fastlearn.tabular.gbm import fit_gbm, gbm_features, gbm_probs
 from fastlearn.tabular.predictor import GBM_FILE
 from fastlearn.train.options import TrainingOptions
+from fastlearn.utils import distributed
 from fastlearn.utils.atomic import atomic_path
 from fastlearn.utils.errors import DataError
 
@@ -160,6 +161,7 @@ def run_table_recipe(cfg: TableRecipeConfig) -> dict:
         raise ValueError(f"folds must be at least 2, got {cfg.folds}")
     out = Path(cfg.out)
     _check_out(cfg, out)
+    distributed.barrier()  # under torchrun: every rank has checked the folder before rank 0 writes to it
     t0 = time.perf_counter()
     df = read_table(cfg.data, cfg.encoding)
     cv = cross_validate(df, cfg)
@@ -187,6 +189,7 @@ def run_table_recipe(cfg: TableRecipeConfig) -> dict:
                ("fold_accuracies" if metric == "accuracy" else "fold_rmses") if cfg.folds else f"valid_{metric}": (
                    models[chosen]["folds"] if cfg.folds else models[chosen]["mean"]),
                "model": chosen, "models": models, "folds": cfg.folds, "target": cfg.target,
+               "world_size": distributed.world_size(),
                "classes": None if regression else list(data.classes), "rows": int(len(cv["data"].df)),
                "lr": cv["lr"], "epochs": cfg.epochs, "layers": list(cfg.layers), "temperature": temperature,
                "columns": {"categorical": data.processor.cat_names, "continuous": data.processor.cont_names,
@@ -198,13 +201,14 @@ def run_table_recipe(cfg: TableRecipeConfig) -> dict:
     print(f"{across} {what}: " + ", ".join(f"{m} {models[m]['mean']:.4f} (+/- {models[m]['std']:.4f})"
                                            for m in MODELS) + f"; the bundle predicts with {chosen}")
     rows = [{"fold": k + 1, "model": m, metric: v} for m in MODELS for k, v in enumerate(scores[m])]
-    with atomic_path(out / "metrics.csv") as tmp:
-        pd.DataFrame(rows).to_csv(tmp, index=False)
-    if not regression:
-        table = pd.DataFrame({m: [models[m]["mean"], models[m]["std"]] for m in MODELS},
-                             index=[f"{what} ({across})", "spread (std)"]).T
-        first["learn"].report(out / "report.html", tables={"Network, LightGBM and their average": table})
-    with atomic_path(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
+    if distributed.is_main():  # under torchrun, rank 0 writes the run folder
+        with atomic_path(out / "metrics.csv") as tmp:
+            pd.DataFrame(rows).to_csv(tmp, index=False)
+        if not regression:
+            table = pd.DataFrame({m: [models[m]["mean"], models[m]["std"]] for m in MODELS},
+                                 index=[f"{what} ({across})", "spread (std)"]).T
+            first["learn"].report(out / "report.html", tables={"Network, LightGBM and their average": table})
+        with atomic_path(out / "summary.json") as tmp:
+            tmp.write_text(json.dumps(summary, indent=2))
     print(f"run folder: {out} (model/, summary.json, metrics.csv" + (", report.html)" if not regression else ")"))
     return summary

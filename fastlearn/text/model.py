@@ -25,6 +25,10 @@ class TextClassifier(GroupFreezing, nn.Module):
     def __init__(self, encoder: nn.Module, n_out: int, hidden: int = 512, ps: tuple[float, float] = (0.1, 0.2),
                  arch: str = ""):
         super().__init__()
+        if getattr(encoder, "pooler", None) is not None:
+            # BERT-style encoders carry a pooler that mean pooling never uses: weights that get no
+            # gradient, which DistributedDataParallel refuses (and a bundle need not carry)
+            encoder.pooler = None
         self.encoder = encoder
         dim = encoder.config.hidden_size
         self.head = nn.Sequential(nn.BatchNorm1d(dim), nn.Dropout(ps[0]), nn.Linear(dim, hidden), nn.ReLU(inplace=True),

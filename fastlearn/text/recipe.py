@@ -12,6 +12,7 @@ import pandas as pd
 
 from fastlearn.text.data import TextData
 from fastlearn.train.options import TrainingOptions
+from fastlearn.utils import distributed
 from fastlearn.utils.atomic import atomic_path
 from fastlearn.utils.errors import DataError
 
@@ -48,6 +49,7 @@ def run_text_recipe(cfg: TextRecipeConfig) -> dict:
     if not cfg.overwrite and any((out / f).exists() for f in ("summary.json", "metrics.csv", "model/manifest.json")):
         raise DataError(f"{out} already holds a run; nothing was changed. Pass --overwrite to replace it, or pick "
                         "another --out.")
+    distributed.barrier()  # under torchrun: every rank has checked the folder before rank 0 writes to it
     t0 = time.perf_counter()
     text = cfg.text[0] if len(cfg.text) == 1 else cfg.text
     data = TextData.from_csv(cfg.data, text, cfg.target, encoding=cfg.encoding, valid_pct=cfg.valid_pct,
@@ -67,8 +69,9 @@ def run_text_recipe(cfg: TextRecipeConfig) -> dict:
         learn.fit_one_cycle(1, lr, callbacks=callbacks)
     out.mkdir(parents=True, exist_ok=True)
     rows = [{k: v for k, v in r.items() if k != "iteration"} for r in learn.recorder.rows]
-    with atomic_path(out / "metrics.csv") as tmp:
-        pd.DataFrame(rows).to_csv(tmp, index=False)
+    if distributed.is_main():  # under torchrun, rank 0 writes the run folder
+        with atomic_path(out / "metrics.csv") as tmp:
+            pd.DataFrame(rows).to_csv(tmp, index=False)
     if not data.regression:
         learn.calibrate()
     thresholds = learn.optimize_thresholds() if data.multi_label else None
@@ -79,12 +82,14 @@ def run_text_recipe(cfg: TextRecipeConfig) -> dict:
                "arch": cfg.arch, "classes": None if data.regression else list(data.classes),
                "train_texts": len(data.train_idx), "valid_texts": len(data.valid_idx),
                "truncated": data.tokens.truncated, "temperature": learn.temperature,
+               "world_size": distributed.world_size(),
                "seconds": round(time.perf_counter() - t0, 1), "settings": asdict(cfg)}
     if thresholds is not None:
         summary.update(f2_optimised=thresholds.after, thresholds=thresholds.thresholds)
-    if not data.regression and not data.multi_label:
-        learn.report(out / "report.html")
-    with atomic_path(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
+    if distributed.is_main():
+        if not data.regression and not data.multi_label:
+            learn.report(out / "report.html")
+        with atomic_path(out / "summary.json") as tmp:
+            tmp.write_text(json.dumps(summary, indent=2))
     print(f"{metric} {valid.get(metric):.4f} after {learn.epoch} epochs; run folder: {out}")
     return summary

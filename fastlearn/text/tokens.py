@@ -7,6 +7,7 @@ import json
 import numpy as np
 
 from fastlearn.utils.atomic import atomic_path
+from fastlearn.utils.distributed import rank_zero_first
 from fastlearn.utils.paths import default_cache_dir
 
 __all__ = ["TokenIds", "tokenize"]
@@ -41,7 +42,12 @@ def _key(texts: list[str], tokenizer, max_len: int) -> str:
 def tokenize(texts: list[str], tokenizer, max_len: int, cache: bool = True) -> TokenIds:
     """Every text's ids (with the model's special tokens), cut to `max_len` keeping the closing
     token; `truncated` counts the texts that were cut. Cached on disk: the same texts, tokenizer
-    and length are read back, not tokenized again."""
+    and length are read back, not tokenized again (under torchrun, rank 0 writes it first)."""
+    with rank_zero_first():
+        return _tokenize(texts, tokenizer, max_len, cache)
+
+
+def _tokenize(texts: list[str], tokenizer, max_len: int, cache: bool) -> TokenIds:
     path = default_cache_dir() / "tokens" / f"{_key(texts, tokenizer, max_len)}.npz"
     if cache and path.is_file():
         try:

@@ -15,6 +15,7 @@ from fastlearn.train.callbacks import Callback
 from fastlearn.train.divergence import RollbackOnDivergence
 from fastlearn.train.serialization import load_optimizer, load_state, save_optimizer, save_state
 from fastlearn.utils.atomic import atomic_path
+from fastlearn.utils import distributed
 
 __all__ = ["EpochCheckpoint", "save_checkpoint", "load_checkpoint", "read_checkpoint"]
 
@@ -42,8 +43,19 @@ def _random_states(learn) -> dict:
 def save_checkpoint(learn, folder: str | Path, extra: dict | None = None) -> Path:
     """Write `folder/epoch-N.safetensors` (+ `.opt.safetensors`) for the learner's epoch N, then
     `folder/checkpoint.json` pointing at them with the random states and `extra`; older
-    checkpoints are removed only after the new one is complete. Returns the info file."""
+    checkpoints are removed only after the new one is complete. Returns the info file. Under
+    torchrun, rank 0 writes it (the ranks hold the same weights) and the others wait."""
     folder = Path(folder)
+    if not distributed.is_main():
+        distributed.barrier()
+        return folder / _INFO
+    try:
+        return _write_checkpoint(learn, folder, extra)
+    finally:
+        distributed.barrier()
+
+
+def _write_checkpoint(learn, folder: Path, extra: dict | None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     name = f"epoch-{learn.epoch}"
     save_state(learn.model, folder / f"{name}.safetensors", getattr(learn.model, "meta", {}))

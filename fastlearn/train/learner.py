@@ -41,6 +41,7 @@ from fastlearn.train.precise_bn import recompute_batchnorm
 from fastlearn.train.recorder import Recorder
 from fastlearn.train.snapshots import SaveCycles, cycle_ends, ensemble_predictions
 from fastlearn.train.serialization import load_optimizer, load_state, save_optimizer, save_state
+from fastlearn.utils import distributed
 from fastlearn.utils.denormals import flush_denormals
 from fastlearn.utils.memory import reuse_freed_memory
 from fastlearn.utils.precision import amp_dtype, autocast
@@ -106,6 +107,29 @@ def _eval_settings(method):
     return wrapper
 
 
+def sync_loader_order(loader) -> None:
+    """Rank 0's shuffling state in every rank's training loader: the ranks share one order of
+    batches and each takes its own, so their generators must agree (torch's or NumPy's)."""
+    gen = getattr(loader, "generator", None)
+    if gen is not None:
+        gen.set_state(distributed.broadcast_object(gen.get_state()))
+    rng = getattr(loader, "rng", None)
+    if rng is not None:
+        rng.bit_generator.state = distributed.broadcast_object(rng.bit_generator.state)
+
+
+def data_parallel(module: nn.Module, device: torch.device) -> nn.Module:
+    """`module` in DistributedDataParallel under torchrun (rank 0's weights sent to every rank
+    first), else `module` itself."""
+    if not distributed.ensure_process_group():
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+    # A weight with a dimension of size 1 (a depthwise convolution's) has the same memory in
+    # channels_last and contiguous layouts, but DDP compares their strides and warns each step.
+    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+
+
 def for_evaluation(module: nn.Module):
     """A context giving the module to evaluate with: the model's own faster equivalent when it
     offers one (`for_evaluation()`), else the module itself."""
@@ -132,6 +156,9 @@ class Learner:
     batches of the loader's size). `clip_grad`: clip the gradients' total norm to this before each
     step (mixed precision here is bf16, which needs no loss scaling to undo first). `label_smoothing`: train classification
     against targets smoothed by this much (validation and predictions are unaffected).
+    `scale_lr`: under torchrun with N processes, multiply the rates by N for SGD and by sqrt(N) for
+    AdamW (each process keeps its batch size, so the total batch is N times larger); off by default.
+    Under torchrun the Learner trains data-parallel on its own (see `fastlearn.utils.distributed`).
     `precise_bn`: after each epoch, recompute the running statistics of the BatchNorm layers
     that trained over one pass of the training set (`fastlearn.train.precise_bn`); "auto" does
     it for epochs of fewer than 50 steps, where the running averages lag most.
@@ -142,7 +169,8 @@ class Learner:
                  model_dir: str | Path | None = None, callbacks: Sequence[Callback] = (),
                  mixed_precision: str | bool = "auto", channels_last: str | bool = "auto", progress: bool = True,
                  flush_denormal: bool = True, reuse_memory: bool | str = "auto", precise_bn: bool | str = "auto",
-                 accumulate: int = 1, clip_grad: float | None = None, label_smoothing: float = 0.0):
+                 accumulate: int = 1, clip_grad: float | None = None, label_smoothing: float = 0.0,
+                 scale_lr: bool = False):
         if opt not in ("adamw", "sgd"):
             raise ValueError(f"opt must be 'adamw' or 'sgd', got {opt!r}")
         if precise_bn not in (True, False, "auto"):
@@ -155,6 +183,9 @@ class Learner:
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
         self.accumulate, self.clip_grad, self.label_smoothing = int(accumulate), clip_grad, float(label_smoothing)
+        self.scale_lr = scale_lr
+        self.world_size = distributed.world_size()
+        distributed.ensure_process_group()
         self.data = data
         self.device = getattr(data, "device", torch.device("cpu"))
         self.model = model.to(self.device)
@@ -176,7 +207,8 @@ class Learner:
         self.recorder = Recorder()
         self.lr_scale = 1.0  # every rate is multiplied by it: a rollback after divergence lowers it
         self.rollbacks: list[dict] = []  # what RollbackOnDivergence did
-        self.callbacks: list[Callback] = [self.recorder, StopOnNaN(), RollbackOnDivergence(), ProgressTable(bar=progress),
+        shown = [ProgressTable(bar=progress)] if distributed.is_main() else []  # under torchrun, rank 0 shows progress
+        self.callbacks: list[Callback] = [self.recorder, StopOnNaN(), RollbackOnDivergence(), *shown,
                                           *getattr(data, "callbacks", ()), *callbacks]
         # Training steps may use the CPU's bf16; evaluation decides as the exported Predictor does,
         # so that the bundle's probabilities are the learner's (bf16 moves them by 1e-3 with the batching).
@@ -306,18 +338,23 @@ class Learner:
         self._warned_precompute = False
 
     def _loaders(self):
-        """(train loader, valid loader, module to train) for the current mode."""
+        """(train loader, valid loader, module to train) for the current mode. Under torchrun the
+        training loader yields this rank's share of each epoch (`utils.distributed.own_batches`)."""
         if not self._precompute:
-            return self.data.train_dl, self.data.valid_dl, self.model
-        if self._activations is None:  # computed (or read from disk) and moved to the device once
-            self._activations = self.data.precomputed(self.model, self.device)
-        return self._activations.loaders(self.epoch)
+            train, valid, module = self.data.train_dl, self.data.valid_dl, self.model
+        else:
+            if self._activations is None:  # computed (or read from disk) and moved to the device once
+                with distributed.rank_zero_first():
+                    self._activations = self.data.precomputed(self.model, self.device)
+            train, valid, module = self._activations.loaders(self.epoch)
+        if distributed.world_size() > 1:
+            train.shard(distributed.rank(), distributed.world_size())
+        return train, valid, module
 
     @property
     def iters_per_epoch(self) -> int:
-        """Optimizer steps an epoch: its batches, `accumulate` to a step."""
-        batches = len(self._loaders()[0]) if self._precompute else len(self.data.train_dl)
-        return -(-batches // self.accumulate)
+        """Optimizer steps an epoch: its batches (this rank's, under torchrun), `accumulate` to a step."""
+        return -(-len(self._loaders()[0]) // self.accumulate)
 
     def set_data(self, data) -> None:
         """Train on other data from now on (e.g. `data.resize(128)` for progressive resizing), weights kept."""
@@ -424,6 +461,13 @@ class Learner:
         train_dl, valid_dl, module = self._loaders()
         opt = self._optimizer()
         self._sched, self._base_lrs = sched, self.group_lrs(lrs)
+        if self.scale_lr:
+            self._base_lrs = [distributed.scaled_rate(lr, self.opt_name) for lr in self._base_lrs]
+        # Under torchrun: DistributedDataParallel averages the gradients; wrapped for each fit,
+        # after freezing is decided (it registers hooks on the parameters that train now).
+        trained = data_parallel(module, self.device)
+        if trained is not module:
+            sync_loader_order(train_dl)
         cbs = sorted(self.callbacks + list(callbacks), key=lambda cb: getattr(cb, "order", 0))
         train_loss = smoothed(self.loss_fn, self.label_smoothing) if self.label_smoothing else self.loss_fn
         self.stop_training = False
@@ -446,7 +490,7 @@ class Learner:
                     for cb in cbs:
                         xb, yb = cb.batch_begin(self, xb, yb)
                     with self._autocast():
-                        loss = train_loss(module(self._prepare(xb)), yb)
+                        loss = train_loss(trained(self._prepare(xb)), yb)
                     (loss / self.accumulate).backward()
                     step_loss, n_acc = step_loss + loss.detach(), n_acc + 1
                     if n_acc < self.accumulate and i < last:
@@ -455,25 +499,29 @@ class Learner:
                     self._step(opt, n_acc)
                     it += 1
                     loss, step_loss, n_acc = step_loss / n_acc, torch.zeros((), device=self.device), 0
+                    loss = distributed.mean_over_ranks(loss)  # every rank sees, and decides on, the same loss
                     loss_sum += loss
                     n_steps += 1
                     for cb in cbs:
                         cb.batch_end(self, loss)
-                    if self.stop_training:
+                    if distributed.any_rank(self.stop_training):
+                        self.stop_training = True
                         break
                 row = {"epoch": self.epoch, "train_loss": loss_sum.item() / n_steps if n_steps else float("nan")}
                 if n_steps and (self.precise_bn is True or (self.precise_bn == "auto" and self.short_epochs)):
                     whole = getattr(self.data, "statistics_batches", None)  # a table: all its rows at once
                     recompute_batchnorm(module, whole() if whole and module is self.model else train_dl,
                                         self._prepare, self._autocast)
+                distributed.broadcast_buffers(module)  # rank 0's BatchNorm statistics: every rank scores alike
                 for cb in cbs:
                     cb.validate_begin(self)
-                row.update(self._evaluate(module, valid_dl))
+                row.update(self._evaluate(module, valid_dl))  # the whole validation set, on every rank
                 row["time"] = time.perf_counter() - t0
                 for cb in cbs:
                     cb.epoch_end(self, self.epoch, row)
                 self.epoch += 1
-                if self.stop_training:
+                if distributed.any_rank(self.stop_training):
+                    self.stop_training = True
                     break
         finally:
             for cb in cbs:
@@ -568,8 +616,11 @@ class Learner:
     def short_epochs(self) -> bool:
         """True when an epoch of the training data is under `SHORT_EPOCH_STEPS` (50) steps: then
         lr_find suggests `valley`, `precise_bn="auto"` recomputes BatchNorm statistics after each
-        epoch, and `settle_batchnorm` keeps the body's pretrained ones."""
-        return len(self.data.train_dl) < SHORT_EPOCH_STEPS
+        epoch, and `settle_batchnorm` keeps the body's pretrained ones. Under torchrun, each rank's steps."""
+        dl = self.data.train_dl
+        if distributed.world_size() > 1:
+            dl.shard(distributed.rank(), distributed.world_size())
+        return len(dl) < SHORT_EPOCH_STEPS
 
     def settle_batchnorm(self) -> str | None:
         """Decide, before a frozen phase that unfreezing will follow, what the body's BatchNorm
@@ -607,6 +658,15 @@ class Learner:
         group's rate and the others follow at `lrs`' proportions (a list or a slice, as `fit`
         takes), or by default at those of the last `fit` if it gave the groups different rates.
         The suggestion is the last group's rate; `result.ratios` holds the proportions swept."""
+        if distributed.world_size() > 1:  # one process sweeps; every rank gets its result
+            if distributed.is_main():
+                self._lr_find_here(start_lr, end_lr, num_it, rule, lrs)
+            self.lr_finder = distributed.broadcast_object(self.lr_finder)
+            sync_loader_order(self._loaders()[0])  # the sweep drew from rank 0's shuffling
+            return self.lr_finder
+        return self._lr_find_here(start_lr, end_lr, num_it, rule, lrs)
+
+    def _lr_find_here(self, start_lr: float, end_lr: float, num_it: int | None, rule: str, lrs: LRs | None) -> LRFind:
         if lrs is not None:
             base = self.group_lrs(lrs)
         else:
@@ -752,7 +812,10 @@ class Learner:
                     "multi_label": self.multi_label, "temperature": self.temperature, "threshold": self.threshold,
                     **self.model.bundle_config(), **self.data.bundle_state(), **fields}
         kind_files = getattr(self.data, "bundle_files", None)  # a text model's tokenizer and config
-        return write_bundle(path, self.model, manifest, {**(kind_files(self.model) if kind_files else {}), **(files or {})})
+        if distributed.is_main():  # under torchrun, rank 0 writes the bundle and the others wait for it
+            write_bundle(path, self.model, manifest, {**(kind_files(self.model) if kind_files else {}), **(files or {})})
+        distributed.barrier()
+        return Path(path)
 
     def to_onnx(self, path: str | Path) -> Path:
         """An ONNX file of the model returning calibrated probabilities (images: taking normalised
@@ -774,9 +837,11 @@ class Learner:
     def save(self, name: str, with_opt: bool = False) -> Path:
         """Weights to `model_dir/name.safetensors` (and the optimizer to `name.opt.safetensors`), atomically."""
         path = self.model_dir / f"{name}.safetensors"
-        save_state(self.model, path, getattr(self.model, "meta", {}))
-        if with_opt and self.opt is not None:
-            save_optimizer(self.opt, self.model_dir / f"{name}.opt.safetensors")
+        if distributed.is_main():  # under torchrun, rank 0 writes and the others wait for the file
+            save_state(self.model, path, getattr(self.model, "meta", {}))
+            if with_opt and self.opt is not None:
+                save_optimizer(self.opt, self.model_dir / f"{name}.opt.safetensors")
+        distributed.barrier()
         return path
 
     def load(self, name: str, with_opt: bool = False) -> "Learner":

@@ -15,7 +15,8 @@ class TrainingOptions:
     """`accumulate`, `clip_grad`, `label_smoothing`: the Learner's arguments. `early_stop`: the
     patience of an `EarlyStopping` on the validation loss that restores the best epoch.
     `mixup`/`cutmix`: alpha of `MixUp`/`CutMix` (images). `ema`: the decay of an `EMA`.
-    `tensorboard`: a folder for a `TensorBoardLogger`."""
+    `tensorboard`: a folder for a `TensorBoardLogger`. `scale_lr`: under torchrun, scale the rate
+    with the total batch (`Learner(scale_lr=True)`)."""
 
     accumulate: int = 1
     clip_grad: float | None = None
@@ -25,9 +26,11 @@ class TrainingOptions:
     cutmix: float | None = None
     ema: float | None = None
     tensorboard: str | None = None
+    scale_lr: bool = False
 
     def learner_kwargs(self) -> dict:
-        return {"accumulate": self.accumulate, "clip_grad": self.clip_grad, "label_smoothing": self.label_smoothing}
+        return {"accumulate": self.accumulate, "clip_grad": self.clip_grad, "label_smoothing": self.label_smoothing,
+                "scale_lr": self.scale_lr}
 
     def callbacks(self, kind: str, run: str = "") -> list[Callback]:
         """The callbacks for one run (pass the same list to each of its fits), for data of `kind`;

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from fastlearn.train.options import TrainingOptions
+from fastlearn.utils import distributed
 from fastlearn.utils.atomic import atomic_path
 
 __all__ = ["RecipeConfig", "RunFolderError", "run_recipe", "sgdr_plan"]
@@ -91,6 +92,8 @@ def _load_data(cfg: RecipeConfig):
 
 
 def _write_json(path: Path, obj) -> None:
+    if not distributed.is_main():  # under torchrun, rank 0 writes the run folder
+        return
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, default=str))
 
@@ -157,6 +160,7 @@ def run_recipe(cfg: RecipeConfig) -> dict:
                          "leave one out")
     out = Path(cfg.out)
     state = _open_run_folder(cfg, out)
+    distributed.barrier()  # every rank has read the folder before rank 0 writes to it
     if state is not None and state.get("finished"):
         print(f"the run in {out} is already finished ({state.get('epoch')} epochs); nothing to do.")
         return json.loads((out / "summary.json").read_text()) if (out / "summary.json").is_file() else {}
@@ -183,7 +187,8 @@ def run_recipe(cfg: RecipeConfig) -> dict:
         print(f"resuming the run in {out} after epoch {learn.epoch} of {cfg.epochs}")
     elif cfg.lr == "auto":
         finder = learn.lr_find()
-        finder.plot().savefig(out / "lr_find.png")
+        if distributed.is_main():
+            finder.plot().savefig(out / "lr_find.png")
         lr = finder.suggestion
         print(f"lr_find suggests {lr:.2e} (rule: {finder.rule})")
     else:
@@ -191,6 +196,8 @@ def run_recipe(cfg: RecipeConfig) -> dict:
     state = {"settings": cfg.settings(), "data": fingerprint, "lr": lr, "epoch": learn.epoch, "finished": False}
 
     def write_metrics() -> None:
+        if not distributed.is_main():
+            return
         with atomic_path(out / "metrics.csv") as tmp:
             pd.DataFrame(rows).to_csv(tmp, index=False)
 
@@ -232,7 +239,7 @@ def run_recipe(cfg: RecipeConfig) -> dict:
     summary = {"accuracy": valid.get("accuracy"), "valid_loss": valid["valid_loss"], "epochs": learn.epoch,
                "seconds": round(seconds, 1), "classes": list(data.classes), "arch": cfg.arch, "size": cfg.size,
                "lr": lr, "lr_rule": learn.lr_finder.rule if learn.lr_finder else None, "body_batchnorm": body_bn,
-               "bs": data.bs, "bs_chosen": "given" if cfg.bs else "automatic", "train_images": len(data.train_idx), "valid_images": len(data.valid_idx)}
+               "bs": data.bs, "world_size": distributed.world_size(), "bs_chosen": "given" if cfg.bs else "automatic", "train_images": len(data.train_idx), "valid_images": len(data.valid_idx)}
     # Training images seen per second of the run in this process (lr_find, validation and export included).
     trained_here = len(learn.recorder.rows)
     summary["images_per_second"] = round(trained_here * len(data.train_idx) / seconds, 1) if seconds else None
@@ -252,7 +259,7 @@ def run_recipe(cfg: RecipeConfig) -> dict:
         report = learn.optimize_thresholds()
         summary.update(f2=report.before, f2_optimised=report.after, thresholds=report.thresholds)
     learn.export(out / "model")
-    if not data.multi_label:  # one pass over the validation set serves both
+    if not data.multi_label and distributed.is_main():  # one pass over the validation set serves both
         from fastlearn.infer.predictions import predict
         from fastlearn.interpret.interpretation import Interpretation
         probs, targets = predict(learn, "valid")

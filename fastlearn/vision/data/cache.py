@@ -33,6 +33,7 @@ from fastlearn.vision.data.images import BadImageError, UnreadableFileError, loa
 from fastlearn.utils.atomic import atomic_path, default_file_mode, fsync_path
 
 from fastlearn.utils.paths import default_cache_dir
+from fastlearn.utils.distributed import rank_zero_first
 
 __all__ = ["ImageCache", "CacheWarning", "default_cache_dir"]
 
@@ -200,7 +201,13 @@ class ImageCache:
         cache_dir: str | Path | None = None,
         progress: bool = True,
     ) -> "ImageCache":
-        """Reuse the cache for exactly these files at this size if it passes every check, or build it."""
+        """Reuse the cache for exactly these files at this size if it passes every check, or build it.
+        Under torchrun, rank 0 builds it while the other ranks wait, then they read it."""
+        with rank_zero_first():
+            return cls._open(paths, size, method, cache_dir, progress)
+
+    @classmethod
+    def _open(cls, paths, size, method, cache_dir, progress) -> "ImageCache":
         paths = [p if isinstance(p, Path) else Path(p) for p in paths]
         root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         key = _key(paths, size, method)
@@ -216,7 +223,7 @@ class ImageCache:
             warnings.warn(CacheWarning(
                 f"cannot write the image cache to {root} (read-only or no permission); using {fallback} for "
                 "this run. Set FASTLEARN_CACHE or pass cache_dir= to a writable folder to keep it."), stacklevel=3)
-            return cls.open(paths, size, method, fallback, progress)
+            return cls._open(paths, size, method, fallback, progress)
         return cls._build(key, paths, size, method, arr_path, meta_path, progress)
 
     @classmethod

@@ -17,6 +17,7 @@ import torch
 
 from fastlearn.vision.data.augment import BatchAugment, resize_batch
 from fastlearn.utils.device import default_device
+from fastlearn.utils.distributed import own_batches
 from fastlearn.utils.transfer import to_device
 
 __all__ = ["DeviceLoader", "default_device", "eval_batch"]
@@ -70,6 +71,8 @@ class DeviceLoader:
         # Dropping a last batch is only worth it when it would be tiny (BatchNorm dislikes 1 sample).
         self.drop_last = drop_last and len(self.index) > bs
         self.generator = torch.Generator().manual_seed(seed)
+        self.aug_generator = self.generator  # its own per rank when sharded (see `shard`)
+        self.seed, self.rank, self.world = seed, 0, 1
         # on the device once, not copied there for every batch
         self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
@@ -78,9 +81,20 @@ class DeviceLoader:
             self._rows = torch.from_numpy(self.index).to(resident.device)
             self._device_targets = targets.to(resident.device)
 
-    def __len__(self) -> int:
+    def shard(self, rank: int, world: int) -> "DeviceLoader":
+        """Yield only this rank's share of each epoch's batches (`own_batches`): the order is the
+        same on every rank, the augmentation is drawn from a generator of the rank's own."""
+        self.rank, self.world = rank, world
+        self.aug_generator = self.generator if world <= 1 else \
+            torch.Generator().manual_seed(self.seed * 1000 + 7919 * (rank + 1))
+        return self
+
+    def _all_batches(self) -> int:
         n = len(self.index)
         return n // self.bs if self.drop_last else -(-n // self.bs)
+
+    def __len__(self) -> int:
+        return len(own_batches(self._all_batches(), self.rank, self.world))
 
     @property
     def dataset_size(self) -> int:
@@ -94,7 +108,7 @@ class DeviceLoader:
 
     def _host_batches(self, order: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         pin = self.device.type == "cuda"
-        for b in range(len(self)):
+        for b in own_batches(self._all_batches(), self.rank, self.world):
             sel = order[b * self.bs:(b + 1) * self.bs]
             if self.shuffle:
                 sel = np.sort(sel)  # order within a batch does not matter; sorted reads are faster
@@ -104,7 +118,7 @@ class DeviceLoader:
 
     def _resident_batches(self, order: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order_t = torch.from_numpy(order).to(self.resident.device)  # one copy an epoch, not one a batch
-        for b in range(len(self)):
+        for b in own_batches(self._all_batches(), self.rank, self.world):
             sel = order_t[b * self.bs:(b + 1) * self.bs]
             if self.shuffle:
                 sel = sel.sort().values  # as on the host: the same batches either way
@@ -154,10 +168,10 @@ class DeviceLoader:
         mean, std = self.mean, self.std
         scale, shift = 1 / (255 * std), -mean / std
         if aug.pixel_fns:  # arbitrary pixel functions want [0, 1] values
-            x = aug(x.float().div_(255), self.size, self.generator).mul_(255)
+            x = aug(x.float().div_(255), self.size, self.aug_generator).mul_(255)
         else:
-            x = aug.warp(x.float(), self.size, self.generator)
-            if (ss := aug.value_scale_shift(x.shape[0], self.generator)) is not None:
+            x = aug.warp(x.float(), self.size, self.aug_generator)
+            if (ss := aug.value_scale_shift(x.shape[0], self.aug_generator)) is not None:
                 s, b = (to_device(v, x.device).view(-1, 1, 1, 1) for v in ss)
                 x = x.mul_(scale * s).add_(shift + b / std)
                 return torch.clamp_(x, -mean / std, (1 - mean) / std)
