@@ -5,7 +5,9 @@
 #   bash bench/gpu_checks.sh resident   # warm epoch, predict, TTA: GPU-resident cache on vs off (4 runs, cut at 200 s each)
 #   bash bench/gpu_checks.sh compare    # bench/compare_fastai.py --gpu, the 2,000 JPEGs at 224 px (4 min on an H100
 #                                       # in session 5; cut at 560 s)
-#   bash bench/gpu_checks.sh all        # the three in that order: more than one 10-minute call allows
+#   bash bench/gpu_checks.sh ddp        # several GPUs: fastlearn train on 1 process vs --nproc N (torchrun,
+#                                       # NCCL), the 2,000 JPEGs at 224 px; goal: throughput >= 0.9 x N
+#   bash bench/gpu_checks.sh all        # the first three in that order: more than one 10-minute call allows
 #
 # Not yet run on a GPU (written in session 11, when none was lent); the time limits are budgets.
 #
@@ -72,12 +74,35 @@ compare() {
     timeout 560 python3 bench/compare_fastai.py --gpu 2>&1 | tee "$OUT/compare_gpu.txt"
 }
 
+ddp() {
+    local n photos
+    n=$(nvidia-smi -L | wc -l)
+    if [ "$n" -lt 2 ]; then echo "$n GPU: the multi-GPU check needs several" | tee "$OUT/ddp.txt"; return 0; fi
+    python3 -c "import sys; sys.path.insert(0, 'bench'); from compare_fastai import generated_photos; \
+from pathlib import Path; print(generated_photos(Path('bench/.work/photos')))" > "$OUT/photos_dir.txt" || return 1
+    photos=$(tail -1 "$OUT/photos_dir.txt")
+    for nproc in 1 "$n"; do  # the same per-process batch: N processes train N times the images a step
+        extra=""; [ "$nproc" -gt 1 ] && extra="--nproc $nproc"
+        timeout 240 python3 -m fastlearn train "$photos" --size 224 --epochs 3 --lr 1e-3 --bs 64 $extra \
+            --out "/tmp/ddp$nproc" --overwrite 2>&1 | tail -3 | tee -a "$OUT/ddp.txt"
+    done
+    python3 - "$n" <<'PY' | tee -a "$OUT/ddp.txt"
+import json, sys
+n = int(sys.argv[1])
+one, many = (json.load(open(f"/tmp/ddp{k}/summary.json")) for k in (1, n))
+ratio = many["images_per_second"] / one["images_per_second"]
+print(f"{n} GPUs: {many['images_per_second']} images/s against {one['images_per_second']} on one: {ratio:.2f}x "
+      f"(goal {0.9 * n:.1f}x); accuracy {many['accuracy']:.4f} against {one['accuracy']:.4f}")
+PY
+}
+
 stage=${1:-all}
 setup
 case "$stage" in
     tests) tests ;;
     resident) resident ;;
     compare) compare ;;
+    ddp) ddp ;;
     all) tests; resident; compare ;;
-    *) echo "unknown stage $stage: tests, resident, compare or all"; exit 2 ;;
+    *) echo "unknown stage $stage: tests, resident, compare, ddp or all"; exit 2 ;;
 esac
