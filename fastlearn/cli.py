@@ -78,7 +78,7 @@ def _training(a):
     from fastlearn.train.options import TrainingOptions
     return TrainingOptions(accumulate=a.accumulate, clip_grad=a.clip_grad, label_smoothing=a.label_smoothing,
                            early_stop=a.early_stop, mixup=a.mixup, cutmix=a.cutmix, ema=a.ema, tensorboard=a.tensorboard,
-                           scale_lr=a.scale_lr)
+                           scale_lr=a.scale_lr, sync_bn=a.sync_bn)
 
 
 def _delim(text: str) -> str:
@@ -169,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     tool.add_argument("--tensorboard", metavar="DIR", default=None, help="write TensorBoard logs to DIR")
     t.add_argument("--nproc", type=_whole(1), default=1,
                    help="train data-parallel on N processes of this machine (launches torchrun: GPUs, or the CPU with gloo)")
+    tool.add_argument("--sync-bn", action="store_true", help="under several GPUs, BatchNorm over every GPU's batch")
     tool.add_argument("--scale-lr", action="store_true",
                       help="under several processes, scale the rate with the total batch (SGD: linearly; AdamW: square root)")
     t.add_argument("--lr", type=_rate, default="auto", help="'auto' (lr_find's suggestion) or a number")

@@ -118,12 +118,15 @@ def sync_loader_order(loader) -> None:
         rng.bit_generator.state = distributed.broadcast_object(rng.bit_generator.state)
 
 
-def data_parallel(module: nn.Module, device: torch.device) -> nn.Module:
+def data_parallel(module: nn.Module, device: torch.device, sync_bn: bool = False) -> nn.Module:
     """`module` in DistributedDataParallel under torchrun (rank 0's weights sent to every rank
-    first), else `module` itself."""
+    first), else `module` itself. `sync_bn` (GPUs): its BatchNorm layers become SyncBatchNorm,
+    in place (the same parameters and statistics), normalising with every rank's batch."""
     if not distributed.ensure_process_group():
         return module
     from torch.nn.parallel import DistributedDataParallel
+    if sync_bn:
+        nn.SyncBatchNorm.convert_sync_batchnorm(module)  # the root is never a BatchNorm: children replaced in place
     # A weight with a dimension of size 1 (a depthwise convolution's) has the same memory in
     # channels_last and contiguous layouts, but DDP compares their strides and warns each step.
     warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
@@ -158,7 +161,8 @@ class Learner:
     against targets smoothed by this much (validation and predictions are unaffected).
     `scale_lr`: under torchrun with N processes, multiply the rates by N for SGD and by sqrt(N) for
     AdamW (each process keeps its batch size, so the total batch is N times larger); off by default.
-    Under torchrun the Learner trains data-parallel on its own (see `fastlearn.utils.distributed`).
+    Under torchrun the Learner trains data-parallel on its own (see `fastlearn.utils.distributed`);
+    `sync_bn=True` (GPUs only) normalises BatchNorm over every rank's batch.
     `precise_bn`: after each epoch, recompute the running statistics of the BatchNorm layers
     that trained over one pass of the training set (`fastlearn.train.precise_bn`); "auto" does
     it for epochs of fewer than 50 steps, where the running averages lag most.
@@ -170,7 +174,7 @@ class Learner:
                  mixed_precision: str | bool = "auto", channels_last: str | bool = "auto", progress: bool = True,
                  flush_denormal: bool = True, reuse_memory: bool | str = "auto", precise_bn: bool | str = "auto",
                  accumulate: int = 1, clip_grad: float | None = None, label_smoothing: float = 0.0,
-                 scale_lr: bool = False):
+                 scale_lr: bool = False, sync_bn: bool = False):
         if opt not in ("adamw", "sgd"):
             raise ValueError(f"opt must be 'adamw' or 'sgd', got {opt!r}")
         if precise_bn not in (True, False, "auto"):
@@ -183,11 +187,14 @@ class Learner:
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
         self.accumulate, self.clip_grad, self.label_smoothing = int(accumulate), clip_grad, float(label_smoothing)
-        self.scale_lr = scale_lr
+        self.scale_lr, self.sync_bn = scale_lr, sync_bn
         self.world_size = distributed.world_size()
         distributed.ensure_process_group()
         self.data = data
         self.device = getattr(data, "device", torch.device("cpu"))
+        if sync_bn and self.device.type != "cuda":
+            raise ValueError("sync_bn synchronises BatchNorm over GPUs (NCCL); on the CPU each process keeps its own "
+                             "statistics: leave sync_bn off")
         self.model = model.to(self.device)
         self.multi_label = bool(getattr(data, "multi_label", False))
         self.regression = bool(getattr(data, "regression", False))
@@ -465,7 +472,7 @@ class Learner:
             self._base_lrs = [distributed.scaled_rate(lr, self.opt_name) for lr in self._base_lrs]
         # Under torchrun: DistributedDataParallel averages the gradients; wrapped for each fit,
         # after freezing is decided (it registers hooks on the parameters that train now).
-        trained = data_parallel(module, self.device)
+        trained = data_parallel(module, self.device, self.sync_bn)
         if trained is not module:
             sync_loader_order(train_dl)
         cbs = sorted(self.callbacks + list(callbacks), key=lambda cb: getattr(cb, "order", 0))

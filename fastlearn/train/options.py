@@ -16,7 +16,7 @@ class TrainingOptions:
     patience of an `EarlyStopping` on the validation loss that restores the best epoch.
     `mixup`/`cutmix`: alpha of `MixUp`/`CutMix` (images). `ema`: the decay of an `EMA`.
     `tensorboard`: a folder for a `TensorBoardLogger`. `scale_lr`: under torchrun, scale the rate
-    with the total batch (`Learner(scale_lr=True)`)."""
+    with the total batch (`Learner(scale_lr=True)`); `sync_bn`: BatchNorm over every GPU's batch."""
 
     accumulate: int = 1
     clip_grad: float | None = None
@@ -27,10 +27,11 @@ class TrainingOptions:
     ema: float | None = None
     tensorboard: str | None = None
     scale_lr: bool = False
+    sync_bn: bool = False
 
     def learner_kwargs(self) -> dict:
         return {"accumulate": self.accumulate, "clip_grad": self.clip_grad, "label_smoothing": self.label_smoothing,
-                "scale_lr": self.scale_lr}
+                "scale_lr": self.scale_lr, "sync_bn": self.sync_bn}
 
     def callbacks(self, kind: str, run: str = "") -> list[Callback]:
         """The callbacks for one run (pass the same list to each of its fits), for data of `kind`;

@@ -58,3 +58,20 @@ def test_a_killed_rank_ends_the_job_instead_of_hanging(mnist_root, tmp_path):
     r, seconds = torchrun(SCRIPT, mnist_root, tmp_path, "kill", timeout=300, env={"FASTLEARN_DIST_TIMEOUT": "60"})
     assert r.returncode != 0 and seconds < 240
     assert "Signal 9" in r.stderr or "SIGKILL" in r.stderr, r.stderr[-3000:]
+
+
+def test_every_rank_takes_as_many_batches_and_together_all():
+    from fastlearn.utils.distributed import own_batches
+    for n in (0, 1, 5, 10, 11):
+        shares = [own_batches(n, r, 3) for r in range(3)]
+        assert len({len(s) for s in shares}) == 1  # no rank waits alone in an all-reduce
+        assert set().union(*shares) == set(range(n))
+    assert own_batches(7, 0, 1) == list(range(7))
+
+
+def test_the_rate_rule_and_sync_bn_say_what_they_do(mnist_root):
+    import pytest
+    from fastlearn.utils.distributed import scaled_rate
+    assert scaled_rate(1e-3, "sgd", 4) == pytest.approx(4e-3) and scaled_rate(1e-3, "adamw", 4) == pytest.approx(2e-3)
+    with pytest.raises(ValueError, match="sync_bn synchronises BatchNorm over GPUs"):
+        linear_learner(digits_at(mnist_root, 32), sync_bn=True)
