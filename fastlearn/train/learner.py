@@ -118,6 +118,12 @@ def sync_loader_order(loader) -> None:
         rng.bit_generator.state = distributed.broadcast_object(rng.bit_generator.state)
 
 
+def grads_kept_local(trained: nn.Module, local: bool):
+    """Under DDP, a context in which backward adds to this rank's gradients without averaging
+    them over the ranks yet (batches accumulated before a step); otherwise nothing."""
+    return trained.no_sync() if local and hasattr(trained, "no_sync") else contextlib.nullcontext()
+
+
 def data_parallel(module: nn.Module, device: torch.device, sync_bn: bool = False) -> nn.Module:
     """`module` in DistributedDataParallel under torchrun (rank 0's weights sent to every rank
     first), else `module` itself. `sync_bn` (GPUs): its BatchNorm layers become SyncBatchNorm,
@@ -496,11 +502,12 @@ class Learner:
                 for i, (xb, yb) in enumerate(train_dl, 1):
                     for cb in cbs:
                         xb, yb = cb.batch_begin(self, xb, yb)
-                    with self._autocast():
+                    stepping = n_acc + 1 == self.accumulate or i == last
+                    with self._autocast(), grads_kept_local(trained, not stepping):
                         loss = train_loss(trained(self._prepare(xb)), yb)
-                    (loss / self.accumulate).backward()
+                        (loss / self.accumulate).backward()
                     step_loss, n_acc = step_loss + loss.detach(), n_acc + 1
-                    if n_acc < self.accumulate and i < last:
+                    if not stepping:
                         continue  # gradients add up over `accumulate` batches before a step
                     self._set_hparams(it)
                     self._step(opt, n_acc)

@@ -9,6 +9,7 @@ rank never joins raises instead of hanging.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
 import os
@@ -51,7 +52,16 @@ def ensure_process_group() -> bool:
         if cuda:
             torch.cuda.set_device(local_rank())
         dist.init_process_group("nccl" if cuda else "gloo", timeout=timeout)
+        # Left to the interpreter's exit, gloo's threads can abort the process after it finished
+        # ("terminate called without an active exception"), failing a run that succeeded.
+        atexit.register(_leave_process_group)
     return True
+
+
+def _leave_process_group() -> None:
+    import torch.distributed as dist
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def barrier() -> None:

@@ -1,5 +1,6 @@
 """Run under torchrun by tests/train/test_distributed.py: one short fit, then rank 0 writes what
-the test compares. argv: MNIST_ROOT OUT MODE, MODE one of equal, nan, kill."""
+the test compares. argv: MNIST_ROOT OUT MODE, MODE one of equal, accumulate (batches of 8, two
+to a step), nan, kill."""
 import json
 import os
 import signal
@@ -31,7 +32,7 @@ class Trouble(Callback):
 
 
 root, out, mode = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-learn = linear_learner(digits_at(root, 16))
+learn = linear_learner(digits_at(root, 8), accumulate=2) if mode == "accumulate" else linear_learner(digits_at(root, 16))
 learn.fit(1e-3, 2, callbacks=[Trouble(mode)])
 if distributed.is_main():
     torch.save(learn.model.state_dict(), out / "weights.pt")

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from tests.train.toolbox_models import digits_at, linear_learner
@@ -30,8 +31,9 @@ def torchrun(*args, nproc: int = 2, timeout: int = 600, env: dict | None = None)
     return r, time.perf_counter() - t0
 
 
-def test_two_ranks_with_half_batches_train_as_one_process_with_whole_ones(mnist_root, tmp_path):
-    r, _ = torchrun(SCRIPT, mnist_root, tmp_path, "equal")
+@pytest.mark.parametrize("mode", ["equal", "accumulate"])
+def test_two_ranks_with_half_batches_train_as_one_process_with_whole_ones(mode, mnist_root, tmp_path):
+    r, _ = torchrun(SCRIPT, mnist_root, tmp_path, mode)  # 2 x 16, or 2 x (2 x 8) accumulated
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     ranks = torch.load(tmp_path / "weights.pt")
     one = linear_learner(digits_at(mnist_root, 32))
@@ -70,7 +72,6 @@ def test_every_rank_takes_as_many_batches_and_together_all():
 
 
 def test_the_rate_rule_and_sync_bn_say_what_they_do(mnist_root):
-    import pytest
     from fastlearn.utils.distributed import scaled_rate
     assert scaled_rate(1e-3, "sgd", 4) == pytest.approx(4e-3) and scaled_rate(1e-3, "adamw", 4) == pytest.approx(2e-3)
     with pytest.raises(ValueError, match="sync_bn synchronises BatchNorm over GPUs"):
