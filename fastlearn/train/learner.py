@@ -1,8 +1,11 @@
 """The Learner: a model, data, an optimizer and the training loop with the course's techniques.
 
-The loop (`_fit`) reads top to bottom: for each epoch, for each batch, set the scheduled
-rates, step, tell the callbacks; then validate and tell them again. Everything else
-(progress, recording, checkpoints) is a callback. Nothing here assumes a kind of data; what is
+The loop (`_fit`) reads top to bottom: for each epoch, for each batch, let the callbacks see
+the batch, add its gradients, and every `accumulate` batches set the scheduled rates, step and
+tell the callbacks; then validate and tell them again. Everything else (progress, recording,
+checkpoints, early stopping, EMA, MixUp) is a callback. Under torchrun the same loop trains
+data-parallel: the module is wrapped in DDP, the step's loss and the decision to stop are
+agreed over the ranks (`fastlearn.utils.distributed`). Nothing here assumes a kind of data; what is
 specific to one comes from its data object (`ImageData`, `TabularData`):
 
 - `train_dl`, `valid_dl`, `loader(split, augment=, shuffle=, bs=)`, `classes`, `c`, `multi_label`;
@@ -163,8 +166,9 @@ class Learner:
     `accumulate`: add up the gradients of this many batches before each optimizer step (a batch
     `accumulate` times larger without its memory; schedules count steps; BatchNorm still sees
     batches of the loader's size). `clip_grad`: clip the gradients' total norm to this before each
-    step (mixed precision here is bf16, which needs no loss scaling to undo first). `label_smoothing`: train classification
-    against targets smoothed by this much (validation and predictions are unaffected).
+    step (mixed precision here is bf16, which needs no loss scaling to undo first).
+    `label_smoothing`: train classification against targets smoothed by this much (validation
+    and predictions are unaffected).
     `scale_lr`: under torchrun with N processes, multiply the rates by N for SGD and by sqrt(N) for
     AdamW (each process keeps its batch size, so the total batch is N times larger); off by default.
     Under torchrun the Learner trains data-parallel on its own (see `fastlearn.utils.distributed`);
@@ -826,9 +830,12 @@ class Learner:
                     "multi_label": self.multi_label, "temperature": self.temperature, "threshold": self.threshold,
                     **self.model.bundle_config(), **self.data.bundle_state(), **fields}
         kind_files = getattr(self.data, "bundle_files", None)  # a text model's tokenizer and config
-        if distributed.is_main():  # under torchrun, rank 0 writes the bundle and the others wait for it
-            write_bundle(path, self.model, manifest, {**(kind_files(self.model) if kind_files else {}), **(files or {})})
-        distributed.barrier()
+        try:
+            if distributed.is_main():  # under torchrun, rank 0 writes the bundle and the others wait for it
+                write_bundle(path, self.model, manifest, {**(kind_files(self.model) if kind_files else {}),
+                                                          **(files or {})})
+        finally:
+            distributed.barrier()
         return Path(path)
 
     def to_onnx(self, path: str | Path) -> Path:
@@ -851,11 +858,13 @@ class Learner:
     def save(self, name: str, with_opt: bool = False) -> Path:
         """Weights to `model_dir/name.safetensors` (and the optimizer to `name.opt.safetensors`), atomically."""
         path = self.model_dir / f"{name}.safetensors"
-        if distributed.is_main():  # under torchrun, rank 0 writes and the others wait for the file
-            save_state(self.model, path, getattr(self.model, "meta", {}))
-            if with_opt and self.opt is not None:
-                save_optimizer(self.opt, self.model_dir / f"{name}.opt.safetensors")
-        distributed.barrier()
+        try:
+            if distributed.is_main():  # under torchrun, rank 0 writes and the others wait for the file
+                save_state(self.model, path, getattr(self.model, "meta", {}))
+                if with_opt and self.opt is not None:
+                    save_optimizer(self.opt, self.model_dir / f"{name}.opt.safetensors")
+        finally:
+            distributed.barrier()
         return path
 
     def load(self, name: str, with_opt: bool = False) -> "Learner":
