@@ -4,8 +4,14 @@ from __future__ import annotations
 import copy
 
 from fastlearn.train.callbacks import Callback
+from fastlearn.utils import distributed
 
 __all__ = ["EarlyStopping"]
+
+
+def say(message: str) -> None:
+    if distributed.is_main():  # under torchrun every rank decides alike; rank 0 says so
+        print(message)
 
 
 class EarlyStopping(Callback):
@@ -51,10 +57,10 @@ class EarlyStopping(Callback):
         if self._waited >= self.patience:
             self.stopped_epoch = epoch
             learn.stop_training = True
-            print(f"early stopping after epoch {epoch}: {self.monitor} has not improved on {self.best:.6g} "
+            say(f"early stopping after epoch {epoch}: {self.monitor} has not improved on {self.best:.6g} "
                   f"(epoch {self.best_epoch}) for {self.patience} epoch(s)")
 
     def fit_end(self, learn):
         if self.restore_best and self._best_state is not None and self.best_epoch != learn.epoch - 1:
             learn.model.load_state_dict(self._best_state)
-            print(f"restored the weights of epoch {self.best_epoch} ({self.monitor} {self.best:.6g})")
+            say(f"restored the weights of epoch {self.best_epoch} ({self.monitor} {self.best:.6g})")

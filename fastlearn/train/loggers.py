@@ -5,13 +5,15 @@ import csv
 from pathlib import Path
 
 from fastlearn.train.callbacks import Callback
+from fastlearn.utils import distributed
 
 __all__ = ["CSVLogger", "TensorBoardLogger"]
 
 
 class CSVLogger(Callback):
     """One row per epoch (the epoch table: epoch, losses, metrics, time) appended to `path` and
-    flushed as each epoch ends, so a crash or interruption keeps every finished epoch.
+    flushed as each epoch ends, so a crash or interruption keeps every finished epoch (under
+    torchrun, by rank 0).
 
     An existing file is not replaced unless `overwrite=True`; `append=True` adds to it (the
     columns must match). Later fits with the same logger append to the file it started."""
@@ -22,7 +24,7 @@ class CSVLogger(Callback):
         self._started = False
 
     def fit_begin(self, learn):
-        if self._started:
+        if self._started or not distributed.is_main():  # under torchrun, rank 0 writes the log
             return
         if self.path.exists() and not (self.append or self.overwrite):
             raise FileExistsError(f"{self.path} exists: pass append=True to add to it, overwrite=True to replace it, "
@@ -36,6 +38,8 @@ class CSVLogger(Callback):
         self._started = True
 
     def epoch_end(self, learn, epoch, row):
+        if not distributed.is_main():
+            return
         row = {k: v for k, v in row.items() if k != "iteration"}
         if self._columns is None:
             self._columns = list(row)
@@ -59,7 +63,7 @@ class TensorBoardLogger(Callback):
         self._step = 0
 
     def fit_begin(self, learn):
-        if self._writer is None:
+        if self._writer is None and distributed.is_main():  # under torchrun, rank 0 writes the logs
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
@@ -67,6 +71,8 @@ class TensorBoardLogger(Callback):
             self._writer = SummaryWriter(str(self.log_dir))
 
     def batch_end(self, learn, loss):
+        if self._writer is None:
+            return
         self._step += 1
         if self._step % self.every == 0 or self._step == 1:
             self._writer.add_scalar("train/loss", float(loss), self._step)
@@ -74,6 +80,8 @@ class TensorBoardLogger(Callback):
                 self._writer.add_scalar(f"lr/group_{g}", lr, self._step)
 
     def epoch_end(self, learn, epoch, row):
+        if self._writer is None:
+            return
         for k, v in row.items():
             if k not in ("epoch", "iteration") and isinstance(v, (int, float)):
                 self._writer.add_scalar(f"epoch/{k}", v, epoch)
