@@ -6,12 +6,12 @@ from typing import Iterator
 
 import torch
 
-from fastlearn.utils.distributed import own_batches
+from fastlearn.utils.distributed import ShardedBatches
 
 __all__ = ["TableLoader"]
 
 
-class TableLoader:
+class TableLoader(ShardedBatches):
     """Yields ((categorical codes, continuous values), targets) for the rows `idx` in batches of
     `bs`, shuffled with its own generator when asked (a new order each pass, reproducible from
     `seed`). `drop_last` drops a final batch of a single row (training: BatchNorm cannot
@@ -23,19 +23,10 @@ normalise one row); a partial batch of more rows is kept, so a small table loses
         self.idx = idx.to(cats.device)
         self.bs, self.shuffle, self.drop_last = int(bs), shuffle, drop_last
         self.generator = torch.Generator().manual_seed(int(seed))
-        self.rank, self.world = 0, 1
-
-    def shard(self, rank: int, world: int) -> "TableLoader":
-        """Yield only this rank's share of each epoch's batches (the order is the same on every rank)."""
-        self.rank, self.world = rank, world
-        return self
 
     def _all_batches(self) -> int:
         n = len(self.idx)
         return -(-n // self.bs) - (1 if self.drop_last and n % self.bs == 1 and n > 1 else 0)
-
-    def __len__(self) -> int:
-        return len(own_batches(self._all_batches(), self.rank, self.world))
 
     @property
     def dataset_size(self) -> int:
@@ -45,6 +36,6 @@ normalise one row); a partial batch of more rows is kept, so a small table loses
         idx = self.idx
         if self.shuffle:
             idx = idx[torch.randperm(len(idx), generator=self.generator).to(idx.device)]
-        for b in own_batches(self._all_batches(), self.rank, self.world):
+        for b in self._own_batches():
             i = idx[b * self.bs:(b + 1) * self.bs]
             yield (self.cats[i], self.conts[i]), self.y[i]

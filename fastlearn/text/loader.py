@@ -8,12 +8,12 @@ import numpy as np
 import torch
 
 from fastlearn.text.tokens import TokenIds
-from fastlearn.utils.distributed import own_batches
+from fastlearn.utils.distributed import ShardedBatches
 
 __all__ = ["TextLoader"]
 
 
-class TextLoader:
+class TextLoader(ShardedBatches):
     """Yields ((input_ids, attention_mask), targets) for the texts `idx` of `tokens`. With
     `sortish`, each pass shuffles the texts, sorts them by length within chunks of 50 batches,
     and shuffles the batches: little padding, still a new order every epoch (from `seed`)."""
@@ -23,19 +23,10 @@ class TextLoader:
         self.tokens, self.y, self.idx = tokens, y, np.asarray(idx)
         self.bs, self.pad_id, self.device, self.sortish = int(bs), int(pad_id), device, sortish
         self.rng = np.random.default_rng(seed)
-        self.rank, self.world = 0, 1
-
-    def shard(self, rank: int, world: int) -> "TextLoader":
-        """Yield only this rank's share of each epoch's batches (the order is the same on every rank)."""
-        self.rank, self.world = rank, world
-        return self
 
     def _all_batches(self) -> int:
         n = len(self.idx)
         return -(-n // self.bs) - (1 if self.sortish and n % self.bs == 1 and n > 1 else 0)
-
-    def __len__(self) -> int:
-        return len(own_batches(self._all_batches(), self.rank, self.world))
 
     @property
     def dataset_size(self) -> int:
@@ -57,7 +48,7 @@ class TextLoader:
 
     def __iter__(self) -> Iterator[tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]]:
         batches = self._batches()
-        for b in (batches[k] for k in own_batches(len(batches), self.rank, self.world)):
+        for b in (batches[k] for k in self._own_batches(len(batches))):
             rows = [self.tokens[i] for i in b]
             width = max(len(r) for r in rows)
             ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)

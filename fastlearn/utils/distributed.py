@@ -18,7 +18,7 @@ import torch
 
 __all__ = ["world_size", "rank", "local_rank", "is_main", "ensure_process_group", "barrier", "broadcast_object",
            "all_reduce_sum", "mean_over_ranks", "any_rank", "broadcast_buffers", "rank_zero_first", "own_batches",
-           "scaled_rate"]
+           "scaled_rate", "ShardedBatches"]
 
 
 def world_size() -> int:
@@ -141,3 +141,25 @@ def own_batches(n_batches: int, rank_: int, world: int) -> list[int]:
         return list(range(n_batches))
     per_rank = -(-n_batches // world)
     return [(rank_ + k * world) % max(1, n_batches) for k in range(per_rank)] if n_batches else []
+
+
+class ShardedBatches:
+    """What a training loader needs to train under torchrun: `shard(rank, world)` and a length
+    that counts this rank's batches. A loader gives `_all_batches()` (its batches an epoch) and
+    iterates the batch numbers `_own_batches()` returns."""
+
+    rank, world = 0, 1
+
+    def shard(self, rank: int, world: int):
+        """Yield only this rank's share of each epoch's batches (the order is the same on every rank)."""
+        self.rank, self.world = rank, world
+        return self
+
+    def _all_batches(self) -> int:
+        raise NotImplementedError
+
+    def _own_batches(self, n_batches: int | None = None) -> list[int]:
+        return own_batches(self._all_batches() if n_batches is None else n_batches, self.rank, self.world)
+
+    def __len__(self) -> int:
+        return len(self._own_batches())

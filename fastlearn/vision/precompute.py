@@ -17,13 +17,13 @@ from safetensors.torch import load_file, save_file
 from fastlearn.vision.data.cache import default_cache_dir
 from fastlearn.vision.kernels.fold_batchnorm import batchnorm_folded
 from fastlearn.utils.atomic import atomic_path
-from fastlearn.utils.distributed import own_batches
+from fastlearn.utils.distributed import ShardedBatches
 from fastlearn.utils.hashing import state_hash
 
 __all__ = ["Precomputed", "TensorLoader", "precomputed_activations"]
 
 
-class TensorLoader:
+class TensorLoader(ShardedBatches):
     """(x, y) batches from tensors already in memory: shuffled each epoch if asked."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, bs: int, shuffle: bool = False,
@@ -31,19 +31,10 @@ class TensorLoader:
         self.x, self.y, self.bs, self.shuffle = x, y, bs, shuffle
         self.drop_last = drop_last and len(x) > bs
         self.generator = torch.Generator().manual_seed(seed)
-        self.rank, self.world = 0, 1
-
-    def shard(self, rank: int, world: int) -> "TensorLoader":
-        """Yield only this rank's share of each epoch's batches (the order is the same on every rank)."""
-        self.rank, self.world = rank, world
-        return self
 
     def _all_batches(self) -> int:
         n = len(self.x)
         return n // self.bs if self.drop_last else -(-n // self.bs)
-
-    def __len__(self) -> int:
-        return len(own_batches(self._all_batches(), self.rank, self.world))
 
     @property
     def dataset_size(self) -> int:
@@ -52,7 +43,7 @@ class TensorLoader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = torch.randperm(len(self.x), generator=self.generator) if self.shuffle else torch.arange(len(self.x))
         order = order.to(self.x.device)
-        for b in own_batches(self._all_batches(), self.rank, self.world):
+        for b in self._own_batches():
             sel = order[b * self.bs:(b + 1) * self.bs]
             yield self.x[sel], self.y[sel]
 

@@ -17,7 +17,7 @@ import torch
 
 from fastlearn.vision.data.augment import BatchAugment, resize_batch
 from fastlearn.utils.device import default_device
-from fastlearn.utils.distributed import own_batches
+from fastlearn.utils.distributed import ShardedBatches
 from fastlearn.utils.transfer import to_device
 
 __all__ = ["DeviceLoader", "default_device", "eval_batch"]
@@ -33,7 +33,7 @@ def eval_batch(x: torch.Tensor, size: int, mean: torch.Tensor, std: torch.Tensor
     return x.mul_(1 / (255 * std)).add_(-mean / std)
 
 
-class DeviceLoader:
+class DeviceLoader(ShardedBatches):
     """Iterates `(images, targets)`: images float (N, 3, size, size) normalised, on `device`.
 
     `pixels` is the (n, S, S, 3) uint8 cache; `index` selects this split's rows of it;
@@ -72,7 +72,7 @@ class DeviceLoader:
         self.drop_last = drop_last and len(self.index) > bs
         self.generator = torch.Generator().manual_seed(seed)
         self.aug_generator = self.generator  # its own per rank when sharded (see `shard`)
-        self.seed, self.rank, self.world = seed, 0, 1
+        self.seed = seed
         # on the device once, not copied there for every batch
         self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
@@ -82,19 +82,14 @@ class DeviceLoader:
             self._device_targets = targets.to(resident.device)
 
     def shard(self, rank: int, world: int) -> "DeviceLoader":
-        """Yield only this rank's share of each epoch's batches (`own_batches`): the order is the
-        same on every rank, the augmentation is drawn from a generator of the rank's own."""
-        self.rank, self.world = rank, world
+        """As `ShardedBatches.shard`, the augmentation drawn from a generator of the rank's own."""
         self.aug_generator = self.generator if world <= 1 else \
             torch.Generator().manual_seed(self.seed * 1000 + 7919 * (rank + 1))
-        return self
+        return super().shard(rank, world)
 
     def _all_batches(self) -> int:
         n = len(self.index)
         return n // self.bs if self.drop_last else -(-n // self.bs)
-
-    def __len__(self) -> int:
-        return len(own_batches(self._all_batches(), self.rank, self.world))
 
     @property
     def dataset_size(self) -> int:
@@ -108,7 +103,7 @@ class DeviceLoader:
 
     def _host_batches(self, order: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         pin = self.device.type == "cuda"
-        for b in own_batches(self._all_batches(), self.rank, self.world):
+        for b in self._own_batches():
             sel = order[b * self.bs:(b + 1) * self.bs]
             if self.shuffle:
                 sel = np.sort(sel)  # order within a batch does not matter; sorted reads are faster
@@ -118,7 +113,7 @@ class DeviceLoader:
 
     def _resident_batches(self, order: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order_t = torch.from_numpy(order).to(self.resident.device)  # one copy an epoch, not one a batch
-        for b in own_batches(self._all_batches(), self.rank, self.world):
+        for b in self._own_batches():
             sel = order_t[b * self.bs:(b + 1) * self.bs]
             if self.shuffle:
                 sel = sel.sort().values  # as on the host: the same batches either way
